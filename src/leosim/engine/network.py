@@ -1,0 +1,126 @@
+"""A network: constellation + ground segment + link rules, and its topology at any time."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from leosim.ground.sites import GroundSegment
+from leosim.links.fibre import FibreLinks
+from leosim.links.ground import GroundLinks, ground_links
+from leosim.links.isl import DEFAULT_MAX_ISL_KM, isl_lengths_km
+from leosim.orbits.constellation import Constellation
+from leosim.routing.graph import Topology
+
+GSL_RULES = ("elevation", "distance")
+TERMINAL_POLICIES = ("lowest_delay", "best_elevation")
+MODES = ("laser", "bent_pipe")
+
+
+@attrs.frozen
+class LinkRules:
+    """How links are formed.
+
+    Attributes
+    ----------
+    gsl_rule : {"elevation", "distance"}
+        Minimum elevation angle (default) or Hypatia's maximum slant range.
+    min_elevation_deg : float
+        Default minimum elevation for sites that do not set their own (25 deg, FCC 2021).
+    max_gsl_range_km : float
+        Slant-range limit of the ``"distance"`` rule.
+    terminal_policy : {"lowest_delay", "best_elevation"}
+        ``lowest_delay``: a terminal may use any satellite in view, and each route picks the one
+        on its minimum-delay path (Hypatia's model); ``best_elevation``: a terminal uses only its
+        highest satellite. Gateways always use every satellite in view.
+    max_isl_km : float
+        Laser links longer than this are down (5,014 km: 550 km shell, 80 km atmosphere margin).
+    ground_relay : bool
+        Gateways may relay satellite -> gateway -> satellite (Hypatia's ground relays).
+    """
+
+    gsl_rule: str = attrs.field(default="elevation", validator=attrs.validators.in_(GSL_RULES))
+    min_elevation_deg: float = attrs.field(default=25.0, converter=float)
+    max_gsl_range_km: float = attrs.field(default=float("inf"), converter=float)
+    terminal_policy: str = attrs.field(
+        default="lowest_delay", validator=attrs.validators.in_(TERMINAL_POLICIES)
+    )
+    max_isl_km: float = attrs.field(default=DEFAULT_MAX_ISL_KM, converter=float)
+    ground_relay: bool = True
+
+
+@attrs.frozen(eq=False)
+class Network:
+    """Everything static about a simulated system.
+
+    Attributes
+    ----------
+    constellation : Constellation
+    ground : GroundSegment
+    isl_pairs : ndarray (K, 2)
+        Candidate laser links (each checked against ``max_isl_km`` every step).
+    fibre : FibreLinks
+    rules : LinkRules
+    """
+
+    constellation: Constellation
+    ground: GroundSegment
+    isl_pairs: np.ndarray
+    fibre: FibreLinks
+    rules: LinkRules = LinkRules()
+
+    @property
+    def site_min_elevation_deg(self) -> np.ndarray:
+        if self.rules.gsl_rule == "distance":
+            return np.full(len(self.ground), -90.0)
+        return self.ground.min_elevations_deg(self.rules.min_elevation_deg)
+
+    @property
+    def site_max_range_km(self) -> np.ndarray:
+        rng = self.rules.max_gsl_range_km if self.rules.gsl_rule == "distance" else np.inf
+        return np.full(len(self.ground), rng)
+
+    @property
+    def relay(self) -> np.ndarray:
+        """Sites that may relay: gateways when ground relays are on (PoPs relay over fibre)."""
+        kinds = self.ground.kinds
+        return (kinds == "gateway") & self.rules.ground_relay | (kinds == "pop")
+
+    def ground_links(self, sat_ecef_km: np.ndarray) -> GroundLinks:
+        """Ground-satellite links of terminals and gateways (PoPs have no antennas)."""
+        kinds = self.ground.kinds
+        has_antenna = kinds != "pop"
+        min_el = np.where(has_antenna, self.site_min_elevation_deg, 90.0)
+        max_rng = np.where(has_antenna, self.site_max_range_km, -1.0)
+        links = ground_links(self.ground.ecef_km, self.ground.up, sat_ecef_km,
+                             min_elevation_deg=min_el, max_range_km=max_rng)
+        if self.rules.terminal_policy == "best_elevation" and len(links):
+            term = kinds[links.site] == "terminal"
+            best = links.subset(term).best_per_site(len(self.ground))
+            rest = links.subset(~term)
+            order = np.lexsort((np.concatenate([best.sat, rest.sat]),
+                                np.concatenate([best.site, rest.site])))
+            cat = [np.concatenate([getattr(best, f), getattr(rest, f)])[order]
+                   for f in ("site", "sat", "range_km", "elevation_deg")]
+            links = GroundLinks(*cat)
+        return links
+
+    def topology(self, sat_ecef_km: np.ndarray, *, mode: str = "laser") -> Topology:
+        """Links up at one time, from the satellites' Earth-fixed positions ``(N, 3)``."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "laser" and len(self.isl_pairs):
+            length = isl_lengths_km(self.isl_pairs, sat_ecef_km)
+            up = length <= self.rules.max_isl_km  # NaN (failed propagation) compares False
+            isl, isl_len = self.isl_pairs[up], length[up]
+        else:
+            isl, isl_len = np.empty((0, 2), dtype=np.int64), np.empty(0)
+        return Topology(
+            n_sats=self.constellation.n_sats,
+            n_sites=len(self.ground),
+            isl_pairs=isl,
+            isl_length_km=isl_len,
+            gsl=self.ground_links(sat_ecef_km),
+            fibre=self.fibre,
+            relay=self.relay,
+        )

@@ -1,0 +1,124 @@
+"""Run a scenario end to end: stream routes to Parquet, write the summary, return DataFrames."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import leosim
+from leosim.engine.simulate import simulate
+from leosim.engine.stats import CHANGES_SCHEMA, PairStats
+from leosim.io.atomic import atomic_write_json
+from leosim.io.routes import SCHEMA, ParquetSink, RouteBatcher
+from leosim.scenario.build import Scenario
+
+Progress = Callable[[int, int], None]
+
+
+@attrs.frozen(eq=False)
+class RunResult:
+    """What a run produced. DataFrames are read from the output folder when there is one."""
+
+    routes: pd.DataFrame
+    path_changes: pd.DataFrame
+    nodes: pd.DataFrame
+    summary: dict
+    out_dir: Path | None
+
+
+def nodes_table(scn: Scenario) -> pa.Table:
+    """Node id -> name and kind, for reading ``path`` columns."""
+    c, g = scn.network.constellation, scn.network.ground
+    n = c.n_sats
+    return pa.table({
+        "node": pa.array(np.arange(n + len(g), dtype=np.int32)),
+        "name": pa.array(np.concatenate([c.sat_ids.astype(str), g.names.astype(str)])),
+        "kind": pa.array(np.concatenate([np.full(n, "satellite"), g.kinds.astype(str)])),
+    })
+
+
+def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
+                 progress: Progress | None = None) -> RunResult:
+    """Simulate ``scn``; with ``out_dir``, write ``routes.parquet``, ``path_changes.parquet``,
+    ``nodes.parquet`` and ``summary.json`` there (each atomically)."""
+    net = scn.network
+    batcher = RouteBatcher(net.ground.names)
+    stats = PairStats(scn.pairs, net.ground.names, scn.modes)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        routes_sink = ParquetSink(out / "routes.parquet")
+        changes_sink = ParquetSink(out / "path_changes.parquet", CHANGES_SCHEMA)
+    route_batches: list[pa.RecordBatch] = []
+    change_batches: list[pa.RecordBatch] = []
+    n_total = scn.times.n_steps * len(scn.modes)
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        for res in simulate(net, scn.times, scn.pairs, modes=scn.modes, method=scn.method):
+            batch = batcher.batch(res)
+            events = stats.update(res)
+            if out is not None:
+                routes_sink.write(batch)
+                if events is not None:
+                    changes_sink.write(events)
+            else:
+                route_batches.append(batch)
+                if events is not None:
+                    change_batches.append(events)
+            done += 1
+            if progress is not None:
+                progress(done, n_total)
+    except BaseException:
+        if out is not None:
+            routes_sink.abort()
+            changes_sink.abort()
+        raise
+    elapsed = time.perf_counter() - t0
+    summary = _summary(scn, stats, elapsed)
+    nodes = nodes_table(scn)
+    if out is not None:
+        routes_sink.close()
+        changes_sink.close()
+        _write_table(nodes, out / "nodes.parquet")
+        atomic_write_json(out / "summary.json", summary)
+        routes = pq.read_table(out / "routes.parquet").to_pandas()
+        changes = pq.read_table(out / "path_changes.parquet").to_pandas()
+    else:
+        routes = pa.Table.from_batches(route_batches, schema=SCHEMA).to_pandas()
+        changes = pa.Table.from_batches(change_batches, schema=CHANGES_SCHEMA).to_pandas()
+    return RunResult(routes, changes, nodes.to_pandas(), summary, out)
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
+    net = scn.network
+    return {
+        "leosim_version": leosim.__version__,
+        "scenario": scn.name,
+        "source": scn.source,
+        "epoch": scn.times.epoch.isoformat(),
+        "duration_s": scn.times.duration_s,
+        "step_s": scn.times.step_s,
+        "steps": scn.times.n_steps,
+        "modes": list(scn.modes),
+        "satellites": int(net.constellation.n_sats),
+        "sites": {k: int((net.ground.kinds == k).sum()) for k in ("terminal", "gateway", "pop")},
+        "laser_link_candidates": int(len(net.isl_pairs)),
+        "fibre_links": int(len(net.fibre)),
+        "failed_propagations": int(stats.failed_sat_steps),
+        "pairs": stats.table(),
+        "wall_time_s": round(elapsed_s, 3),
+    }

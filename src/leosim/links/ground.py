@@ -1,0 +1,112 @@
+"""Ground-satellite links (GSL) at one time.
+
+Two rules decide whether a site can use a satellite:
+
+* ``"elevation"`` (default): the satellite is at or above the site's minimum elevation angle,
+  measured from the WGS84 ellipsoid normal (25 deg by default, the FCC's 2021 figure for Starlink);
+* ``"distance"`` (Hypatia's rule): the slant range is at most ``max_range_km``.
+
+Candidates are found with a k-d tree ball query (radius = the largest slant range any rule admits),
+so the cost grows with the number of links, not with sites x satellites.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+from scipy.spatial import cKDTree
+
+from leosim.constants import WGS84_A_KM
+
+_POLAR_KM = 6356.752314
+
+
+@attrs.frozen
+class GroundLinks:
+    """Visible (site, satellite) pairs at one time, all arrays of shape ``(L,)``."""
+
+    site: np.ndarray
+    sat: np.ndarray
+    range_km: np.ndarray
+    elevation_deg: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.site)
+
+    def best_per_site(self, n_sites: int) -> GroundLinks:
+        """Keep, for every site, only its highest-elevation link (ties: lowest satellite index)."""
+        if len(self) == 0:
+            return self
+        order = np.lexsort((self.sat, -self.elevation_deg, self.site))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = self.site[order][1:] != self.site[order][:-1]
+        keep = order[first]
+        return GroundLinks(self.site[keep], self.sat[keep], self.range_km[keep],
+                           self.elevation_deg[keep])
+
+    def subset(self, mask: np.ndarray) -> GroundLinks:
+        return GroundLinks(self.site[mask], self.sat[mask], self.range_km[mask],
+                           self.elevation_deg[mask])
+
+
+def max_slant_range_km(orbit_radius_km: float, elevation_deg: float,
+                       site_radius_km: float = _POLAR_KM) -> float:
+    """Largest slant range to a satellite at ``orbit_radius_km`` seen above ``elevation_deg``."""
+    s = np.sin(np.deg2rad(elevation_deg))
+    r = site_radius_km
+    return float(-r * s + np.sqrt((r * s) ** 2 + orbit_radius_km**2 - r**2))
+
+
+def ground_links(
+    site_ecef_km: np.ndarray,
+    site_up: np.ndarray,
+    sat_ecef_km: np.ndarray,
+    *,
+    min_elevation_deg: np.ndarray,
+    max_range_km: np.ndarray | None = None,
+) -> GroundLinks:
+    """All usable ground-satellite links at one time.
+
+    Parameters
+    ----------
+    site_ecef_km, site_up : ndarray, shape (M, 3)
+        Site positions and unit ellipsoid normals.
+    sat_ecef_km : ndarray, shape (N, 3)
+        Satellite positions; rows with NaN (failed propagation) are never linked.
+    min_elevation_deg : ndarray, shape (M,)
+        Per-site minimum elevation; use ``-90`` to switch the angle rule off.
+    max_range_km : ndarray, shape (M,), optional
+        Per-site maximum slant range (Hypatia's rule); ``inf`` switches it off.
+
+    Returns
+    -------
+    GroundLinks
+        Sorted by site, then satellite.
+    """
+    m = len(site_ecef_km)
+    min_el = np.broadcast_to(np.asarray(min_elevation_deg, dtype=float), (m,))
+    max_rng = (np.full(m, np.inf) if max_range_km is None
+               else np.broadcast_to(np.asarray(max_range_km, dtype=float), (m,)))
+    ok = np.isfinite(sat_ecef_km).all(axis=1)
+    sat_idx_ok = np.flatnonzero(ok)
+    empty = GroundLinks(*(np.empty(0, dtype=t) for t in (np.int64, np.int64, float, float)))
+    if m == 0 or len(sat_idx_ok) == 0:
+        return empty
+    sats = sat_ecef_km[sat_idx_ok]
+    r_orbit = float(np.linalg.norm(sats, axis=1).max())
+    # Ball radius per site: the tighter of the two rules; 0.25 deg margin for geodetic vs
+    # geocentric vertical, checked exactly below.
+    radius = np.array([max_slant_range_km(r_orbit, max(e - 0.25, -90.0)) for e in min_el])
+    radius = np.minimum(radius, max_rng) + 1.0
+    tree = cKDTree(sats)
+    hits = tree.query_ball_point(site_ecef_km, r=radius, return_sorted=True)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=m)
+    if counts.sum() == 0:
+        return empty
+    site = np.repeat(np.arange(m), counts)
+    sat_local = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if len(h)])
+    d = sats[sat_local] - site_ecef_km[site]
+    rng = np.linalg.norm(d, axis=1)
+    elev = np.rad2deg(np.arcsin(np.clip(np.einsum("ij,ij->i", d, site_up[site]) / rng, -1, 1)))
+    keep = (elev >= min_el[site]) & (rng <= max_rng[site])
+    return GroundLinks(site[keep], sat_idx_ok[sat_local[keep]], rng[keep], elev[keep])

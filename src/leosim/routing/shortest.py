@@ -1,0 +1,177 @@
+"""Minimum-delay routes between ground sites on a :class:`~leosim.routing.graph.RoutingGraph`.
+
+One Dijkstra run per distinct source site (SciPy's ``csgraph.dijkstra``), then every requested
+path is read back from the predecessor table, all pairs at once (one vectorised step per hop).
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from leosim.routing.graph import RoutingGraph
+from leosim.routing.kernels import dijkstra_to_targets
+
+#: ``dst`` value meaning "the internet": the source's nearest reachable point of presence.
+INTERNET = -1
+
+#: Reason codes of an unreachable pair.
+REASON_OK = 0
+REASON_SRC_NO_SATELLITE = 1
+REASON_DST_NO_SATELLITE = 2
+REASON_NO_PATH = 3
+REASON_NO_POP = 4
+REASONS = {
+    REASON_OK: "",
+    REASON_SRC_NO_SATELLITE: "source has no satellite in view",
+    REASON_DST_NO_SATELLITE: "destination has no satellite in view",
+    REASON_NO_PATH: "no path through the network",
+    REASON_NO_POP: "no point of presence reachable",
+}
+
+
+@attrs.frozen
+class Routes:
+    """Routes of ``P`` pairs at one step.
+
+    Attributes
+    ----------
+    src, dst : ndarray (P,) int
+        Site indices; ``dst == INTERNET`` for routes to the nearest PoP.
+    target : ndarray (P,) int
+        Site index the path ends at (the chosen PoP for internet routes), -1 if unreachable.
+    rtt_ms : ndarray (P,) float
+        Round-trip propagation delay (2 x one way); NaN when unreachable.
+    hops : ndarray (P,) int
+        Links on the path; -1 when unreachable.
+    path_offsets : ndarray (P + 1,) int64; path_nodes : ndarray (L,) int32
+        Path of pair ``i`` is ``path_nodes[path_offsets[i]:path_offsets[i + 1]]`` (node ids:
+        satellites ``0..N-1``, sites ``N + k``); empty when unreachable.
+    reason : ndarray (P,) int8
+        0 when reachable, else a key of :data:`REASONS`.
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    target: np.ndarray
+    rtt_ms: np.ndarray
+    hops: np.ndarray
+    path_offsets: np.ndarray
+    path_nodes: np.ndarray
+    reason: np.ndarray
+
+    def path(self, i: int) -> np.ndarray:
+        return self.path_nodes[self.path_offsets[i]: self.path_offsets[i + 1]]
+
+
+def shortest_routes(
+    graph: RoutingGraph,
+    pairs: np.ndarray,
+    pop_sites: np.ndarray | None = None,
+    *,
+    method: str = "numba",
+) -> Routes:
+    """Minimum-delay route for each ``(src, dst)`` site pair.
+
+    Parameters
+    ----------
+    graph : RoutingGraph
+    pairs : ndarray (P, 2) int
+        Site indices; ``dst = INTERNET`` (-1) asks for the nearest reachable PoP.
+    pop_sites : ndarray (Q,) int, optional
+        Site indices of the points of presence (needed for internet routes).
+    method : {"numba", "scipy"}
+        ``"numba"``: the compiled kernel of :mod:`leosim.routing.kernels`, which stops each
+        search once its targets are settled (the default, fastest); ``"scipy"``:
+        ``scipy.sparse.csgraph.dijkstra`` over the whole graph. Both give the same routes.
+
+    Returns
+    -------
+    Routes
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    n, m = graph.n_sats, graph.n_sites
+    p = len(pairs)
+    sources = np.unique(pairs[:, 0])
+    if p == 0:
+        return _empty_routes()
+    row = np.searchsorted(sources, pairs[:, 0])
+    dst = pairs[:, 1]
+    internet = dst == INTERNET
+    if method == "scipy":
+        dist, pred = dijkstra(graph.matrix, directed=True, indices=graph.source_node[sources],
+                              return_predecessors=True)
+    elif method == "numba":
+        dist, pred = _numba_search(graph, sources, row, dst, internet, pop_sites)
+    else:
+        raise ValueError(f"method must be 'numba' or 'scipy', got {method!r}")
+    target_site = dst.copy()
+    if internet.any():
+        pops = np.asarray(pop_sites if pop_sites is not None else [], dtype=np.int64)
+        if len(pops):
+            d_pop = dist[np.ix_(row[internet], n + pops)]
+            target_site[internet] = pops[np.argmin(d_pop, axis=1)]
+        else:
+            target_site[internet] = -1
+    target_node = np.where(target_site >= 0, n + target_site, 0)
+    one_way = np.where(target_site >= 0, dist[row, target_node], np.inf)
+    reach = np.isfinite(one_way)
+    offsets, nodes = _read_paths(pred, row, target_node, reach, graph)
+    hops = np.where(reach, np.diff(offsets) - 1, -1)
+    reason = np.where(reach, REASON_OK, REASON_NO_PATH).astype(np.int8)
+    reason[internet & (target_site < 0)] = REASON_NO_POP
+    return Routes(pairs[:, 0].copy(), dst, np.where(reach, target_site, -1),
+                  np.where(reach, 2.0 * one_way, np.nan), hops, offsets, nodes, reason)
+
+
+def _numba_search(graph, sources, row, dst, internet, pop_sites):
+    n = graph.n_sats
+    pops = np.asarray(pop_sites if pop_sites is not None else [], dtype=np.int64)
+    direct = ~internet
+    t_row = [row[direct]]
+    t_node = [n + dst[direct]]
+    if internet.any() and len(pops):
+        rows_net = np.unique(row[internet])
+        t_row.append(np.repeat(rows_net, len(pops)))
+        t_node.append(np.tile(n + pops, len(rows_net)))
+    t_row, t_node = np.concatenate(t_row), np.concatenate(t_node)
+    order = np.argsort(t_row, kind="stable")
+    ptr = np.zeros(len(sources) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t_row, minlength=len(sources)), out=ptr[1:])
+    mat = graph.matrix
+    return dijkstra_to_targets(
+        mat.indptr.astype(np.int64), mat.indices.astype(np.int64), mat.data.astype(np.float64),
+        graph.source_node[sources].astype(np.int64), ptr, t_node[order].astype(np.int64),
+        mat.shape[0],
+    )
+
+
+def _read_paths(pred, row, target, reach, graph: RoutingGraph):
+    """Walk the predecessor table back from every target at once."""
+    cur = np.where(reach, target, -9999)
+    cols = []
+    active = reach.copy()
+    while active.any():
+        cols.append(np.where(active, cur, -1))
+        nxt = np.full_like(cur, -9999)
+        nxt[active] = pred[row[active], cur[active]]
+        cur = nxt
+        active = cur >= 0
+    if not cols:
+        return np.zeros(len(row) + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+    back = np.stack(cols, axis=1)  # (P, H), reversed paths padded with -1
+    lengths = (back >= 0).sum(axis=1)
+    offsets = np.zeros(len(row) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # Reverse each row's valid prefix: position j of path i is back[i, len_i - 1 - j].
+    i_idx = np.repeat(np.arange(len(row)), lengths)
+    j_idx = np.arange(offsets[-1]) - offsets[:-1][i_idx]
+    nodes = back[i_idx, lengths[i_idx] - 1 - j_idx]
+    return offsets, graph.to_public_node(nodes).astype(np.int32)
+
+
+def _empty_routes() -> Routes:
+    e = np.empty(0, dtype=np.int64)
+    return Routes(e, e, e, np.empty(0), e, np.zeros(1, dtype=np.int64),
+                  np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int8))

@@ -1,0 +1,226 @@
+"""Turn a validated scenario model into engine objects (network, times, pairs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from leosim.engine.network import LinkRules, Network
+from leosim.errors import InputError, ScenarioError
+from leosim.ground.cities import top_cities
+from leosim.ground.gateways import starlink_gateways, starlink_pops
+from leosim.ground.sites import GroundSegment, Site
+from leosim.links.fibre import FibreLinks, auto_fibre_pairs, fibre_links
+from leosim.links.isl import plus_grid_pairs, read_isl_pairs
+from leosim.orbits.constellation import Constellation
+from leosim.orbits.presets import get_preset
+from leosim.orbits.walker import WalkerConstellation, WalkerShell
+from leosim.routing.shortest import INTERNET
+from leosim.scenario.model import ScenarioModel, SiteSpec
+from leosim.timebase import TimeGrid, parse_epoch
+
+DEFAULT_EPOCH = "2022-03-15T00:00:00Z"
+
+
+@attrs.frozen(eq=False)
+class Scenario:
+    """A runnable scenario: the network, the times, the pairs and the modes."""
+
+    name: str
+    network: Network
+    times: TimeGrid
+    pairs: np.ndarray
+    modes: tuple[str, ...]
+    method: str
+    seed: int
+    model: ScenarioModel
+    source: str
+
+    @property
+    def pair_names(self) -> list[tuple[str, str]]:
+        names = self.network.ground.names
+        return [(names[a], "internet" if b == INTERNET else names[b]) for a, b in self.pairs]
+
+
+def _err(source: str, where: str, exc: InputError) -> ScenarioError:
+    return ScenarioError(exc.message, source=source, where=where, hint=exc.hint)
+
+
+def _resolve(base: Path, rel: str) -> Path:
+    p = Path(rel).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def build_constellation(model: ScenarioModel, base: Path, source: str) -> Constellation:
+    c = model.constellation
+    epoch_text = model.scenario.epoch
+    try:
+        if c.preset is not None:
+            return get_preset(c.preset).build(parse_epoch(epoch_text or DEFAULT_EPOCH))
+        if c.shells is not None:
+            shells = []
+            for i, s in enumerate(c.shells):
+                try:
+                    shells.append(WalkerShell(s.name or f"shell{i}", s.altitude_km,
+                                              s.inclination_deg, s.planes, s.sats_per_plane,
+                                              s.phasing, s.pattern, s.raan0_deg))
+                except ValueError as exc:
+                    raise ScenarioError(str(exc), source=source,
+                                        where=f"constellation.shells[{i}]") from None
+            return WalkerConstellation(shells, parse_epoch(epoch_text or DEFAULT_EPOCH))
+        from leosim.orbits.sgp4_constellation import TLEConstellation
+
+        epoch = parse_epoch(epoch_text) if epoch_text else None
+        if c.tle_file is not None:
+            return TLEConstellation.from_tle_file(_resolve(base, c.tle_file), epoch)
+        if c.omm_file is not None:
+            return TLEConstellation.from_omm_file(_resolve(base, c.omm_file), epoch)
+    except ScenarioError:
+        raise
+    except InputError as exc:
+        if exc.source:
+            raise
+        raise _err(source, "constellation", exc) from None
+    raise ScenarioError("no constellation given", source=source, where="constellation")
+
+
+def _site_from_spec(spec: SiteSpec) -> Site:
+    if spec.city is not None:
+        return Site.city(spec.city, kind=spec.kind, country=spec.country, site_name=spec.name,
+                         min_elevation_deg=spec.min_elevation_deg)
+    return Site.at(spec.name, spec.lat_deg, spec.lon_deg, spec.kind, alt_km=spec.alt_km,
+                   min_elevation_deg=spec.min_elevation_deg, country=spec.country or "")
+
+
+def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
+    g = model.ground
+    sites: list[Site] = []
+    for i, name in enumerate(g.cities):
+        try:
+            sites.append(Site.city(name))
+        except InputError as exc:
+            raise _err(source, f"ground.cities[{i}]", exc) from None
+    taken = {s.name for s in sites}
+    for city in top_cities(g.top_cities) if g.top_cities else []:
+        if city.name not in taken:
+            sites.append(Site.at(city.name, city.lat_deg, city.lon_deg, country=city.country))
+            taken.add(city.name)
+    for i, spec in enumerate(g.sites):
+        try:
+            sites.append(_site_from_spec(spec))
+        except InputError as exc:
+            raise _err(source, f"ground.sites[{i}]", exc) from None
+        except ValueError as exc:
+            raise ScenarioError(str(exc), source=source, where=f"ground.sites[{i}]") from None
+    for key, kind, loader in (("gateways", "gateway", starlink_gateways),
+                              ("pops", "pop", starlink_pops)):
+        value = getattr(g, key)
+        if value == "none":
+            continue
+        if value == "starlink":
+            pool = loader(countries=g.gateway_countries)
+            bad = {c.upper() for c in g.gateways_exclude_countries}
+            sites.extend(s for s in pool if s.country not in bad)
+        else:
+            for i, name in enumerate(value):
+                try:
+                    sites.append(Site.city(name, kind=kind))
+                except InputError as exc:
+                    raise _err(source, f"ground.{key}[{i}]", exc) from None
+    try:
+        return GroundSegment(sites)
+    except InputError as exc:
+        raise _err(source, "ground", exc) from None
+
+
+def build_fibre(model: ScenarioModel, ground: GroundSegment, source: str) -> FibreLinks:
+    spec = model.links.fibre
+    if spec == "none":
+        return FibreLinks.empty()
+    if spec == "auto":
+        pairs = auto_fibre_pairs(ground.kinds, ground.lat_deg, ground.lon_deg)
+    else:
+        pairs = []
+        for i, (a, b) in enumerate(spec):
+            try:
+                ia, ib = ground.index(a), ground.index(b)
+            except InputError as exc:
+                raise _err(source, f"links.fibre[{i}]", exc) from None
+            for name, idx in ((a, ia), (b, ib)):
+                if ground.kinds[idx] == "terminal":
+                    raise ScenarioError(
+                        f"fibre cannot end at terminal {name!r}: terminals never relay traffic",
+                        source=source, where=f"links.fibre[{i}]",
+                        hint="connect gateways and PoPs only")
+            pairs.append((ia, ib))
+        pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return fibre_links(ground.lat_deg, ground.lon_deg, pairs,
+                       route_factor=model.links.fibre_route_factor)
+
+
+def build_pairs(model: ScenarioModel, ground: GroundSegment, source: str) -> np.ndarray:
+    r = model.routing
+    terminals = ground.of_kind("terminal")
+    out: list[tuple[int, int]] = []
+    if r.pairs == "all":
+        i, j = np.triu_indices(len(terminals), k=1)
+        out.extend(zip(terminals[i].tolist(), terminals[j].tolist(), strict=True))
+    elif r.pairs != "none":
+        for k, (a, b) in enumerate(r.pairs):
+            try:
+                out.append((ground.index(a), ground.index(b)))
+            except InputError as exc:
+                raise _err(source, f"routing.pairs[{k}]", exc) from None
+    if r.to_internet == "terminals":
+        out.extend((int(t), INTERNET) for t in terminals)
+    elif r.to_internet != "none":
+        for k, a in enumerate(r.to_internet):
+            try:
+                out.append((ground.index(a), INTERNET))
+            except InputError as exc:
+                raise _err(source, f"routing.to_internet[{k}]", exc) from None
+    if any(b == INTERNET for _, b in out) and not len(ground.of_kind("pop")):
+        raise ScenarioError("routes to the internet need at least one point of presence",
+                            source=source, where="routing.to_internet",
+                            hint='add pops = "starlink" or sites with kind = "pop" to [ground]')
+    if not out:
+        raise ScenarioError("the scenario asks for no routes", source=source, where="routing",
+                            hint='set pairs = "all" (with two or more terminals) or to_internet')
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
+                   source: str = "<scenario>") -> Scenario:
+    """Build a :class:`Scenario` from a validated model; relative paths resolve to ``base_dir``."""
+    base = Path(base_dir)
+    if model.constellation.hypatia_dir is not None:
+        from leosim.io.hypatia import build_hypatia_scenario
+
+        return build_hypatia_scenario(model, base, source)
+    constellation = build_constellation(model, base, source)
+    ground = build_ground(model, source)
+    lk = model.links
+    if lk.isl == "plus_grid":
+        try:
+            isl = plus_grid_pairs(constellation)
+        except InputError as exc:
+            raise _err(source, "links.isl", exc) from None
+    elif lk.isl == "file":
+        isl = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
+    else:
+        isl = np.empty((0, 2), dtype=np.int64)
+    rules = LinkRules(
+        gsl_rule=lk.gsl_rule,
+        min_elevation_deg=lk.min_elevation_deg,
+        max_gsl_range_km=lk.max_gsl_range_km or float("inf"),
+        terminal_policy=lk.terminal_policy,
+        max_isl_km=lk.max_isl_km,
+        ground_relay=lk.ground_relay,
+    )
+    network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules)
+    sc = model.scenario
+    times = TimeGrid(constellation.epoch, sc.duration_s, sc.step_s)
+    return Scenario(sc.name, network, times, build_pairs(model, ground, source),
+                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source)
