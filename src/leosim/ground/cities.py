@@ -83,7 +83,6 @@ class _Table:
     us_states: frozenset[str]
 
 
-
 def normalize_name(text: str) -> str:
     """Normalise a place name for comparison: accents, case, apostrophes and spaces.
 
@@ -240,9 +239,7 @@ def _ambiguous(text: str, entries: tuple[_Entry, ...], positions: list[int]) -> 
             "or give lat_deg/lon_deg instead"
         )
     elif first.city.country == "US" and first.admin1 and first.admin1 != second.admin1:
-        hint = (
-            f'write "{base}, {first.admin1}" (a US state code), or give lat_deg/lon_deg instead'
-        )
+        hint = f'write "{base}, {first.admin1}" (a US state code), or give lat_deg/lon_deg instead'
     else:
         hint = "give lat_deg/lon_deg instead"
     return UnknownSiteError(
@@ -279,7 +276,9 @@ def find_city(name: str, country: str | None = None) -> City:
     'Mariupol'
     """
     if not isinstance(name, str) or not name.strip():
-        raise UnknownSiteError(f"empty place name {name!r}", hint="give a city name or lat_deg/lon_deg")
+        raise UnknownSiteError(
+            f"empty place name {name!r}", hint="give a city name or lat_deg/lon_deg"
+        )
     base, code = _split_country(name.strip(), country)
     key = normalize_name(base)
     table = _table()

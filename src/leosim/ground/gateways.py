@@ -130,8 +130,6 @@ def nearest(sites: Iterable[Site], lat_deg: float, lon_deg: float, n: int = 1) -
         raise ValueError(f"n must be >= 0, got {n}")
     if not sites or n == 0:
         return []
-    d_km = great_circle_km(
-        lat_deg, lon_deg, [s.lat_deg for s in sites], [s.lon_deg for s in sites]
-    )
+    d_km = great_circle_km(lat_deg, lon_deg, [s.lat_deg for s in sites], [s.lon_deg for s in sites])
     order = np.argsort(d_km, kind="stable")[:n]
     return [sites[i] for i in order]

@@ -280,6 +280,10 @@ class GroundSegment:
             object.__setattr__(self, key, _readonly(value))
         object.__setattr__(self, "_by_name", {s.name: i for i, s in enumerate(sites)})
 
+    def __reduce__(self):
+        # Rebuild from the sites on unpickling, so the derived arrays stay read-only.
+        return (GroundSegment, (self.sites,))
+
     def __len__(self) -> int:
         return len(self.sites)
 
@@ -300,7 +304,11 @@ class GroundSegment:
         try:
             return self._by_name[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._by_name), n=5, cutoff=0.6)
+            folded = {n.casefold(): n for n in self._by_name}
+            close = [
+                folded[k]
+                for k in difflib.get_close_matches(str(name).casefold(), folded, n=5, cutoff=0.6)
+            ]
             hint = ("did you mean: " + ", ".join(close)) if close else None
             raise UnknownSiteError(
                 f"no ground site named {name!r} (the segment has {len(self)} sites)", hint=hint

@@ -175,9 +175,10 @@ def _check_line(line: str, number: str, source: str, lineno: int) -> None:
         )
     for a, b, name, pattern in _FIELD_RES[number]:
         if not pattern.fullmatch(line[a:b]):
+            cols = f"column {b}" if b == a + 1 else f"columns {a + 1}-{b}"
+            expected = "a space" if name == "separator" else "what the TLE column layout allows"
             raise TLEError(
-                f"columns {a + 1}-{b} ({name}) hold {line[a:b]!r}, which does not fit the "
-                "TLE column layout",
+                f"{cols} ({name}) hold {line[a:b]!r}, not {expected}",
                 source=source,
                 where=where,
                 hint=_LAYOUT_HINT,

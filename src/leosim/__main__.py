@@ -1,0 +1,3 @@
+from leosim.cli import main
+
+main()

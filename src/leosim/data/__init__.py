@@ -1,0 +1,1 @@
+"""Data files shipped with leosim (see README.md in this folder)."""
