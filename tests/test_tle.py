@@ -112,7 +112,12 @@ def test_checksum_counts_minus_signs():
     [
         (L1, _fix(L2[:11] + " " + L2[12:]), "line 3", "columns 9-16 (inclination (deg))"),
         (_fix(L1[:33] + " .00003x13" + L1[43:]), L2, "line 2", "first derivative"),
-        (_fix(L1[:9] + L1[10:23] + " " + L1[23:]), L2, "line 2", "column 18 (separator) hold '2'"),  # shifted
+        (
+            _fix(L1[:9] + L1[10:23] + " " + L1[23:]),
+            L2,
+            "line 2",
+            "column 18 (separator) hold '2'",
+        ),  # shifted
         (L1[:-1], L2, "line 2", "has 68 characters, expected 69"),
         (L1, "3" + L2[1:], "line 3", "expected line 2"),
         (L1, _fix(L2[:2] + "44239" + L2[7:]), "line 3", "'44238' on line 1 differs from '44239'"),
@@ -252,8 +257,15 @@ def test_walker_tles_round_trip_and_sgp4_offset(tmp_path):
     epoch = datetime(2022, 3, 15, 12, tzinfo=UTC)
     shells = [
         WalkerShell("a", altitude_km=550, inclination_deg=53, planes=12, sats_per_plane=10),
-        WalkerShell("b", altitude_km=1100, inclination_deg=86.4, planes=4, sats_per_plane=5,
-                    pattern="star", raan0_deg=7.5),
+        WalkerShell(
+            "b",
+            altitude_km=1100,
+            inclination_deg=86.4,
+            planes=4,
+            sats_per_plane=5,
+            pattern="star",
+            raan0_deg=7.5,
+        ),
     ]
     walker = WalkerConstellation(shells, epoch)
     tles = walker_to_tles(walker)

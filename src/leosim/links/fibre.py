@@ -58,7 +58,8 @@ def fibre_links(
     route_factor: float = 1.0,
 ) -> FibreLinks:
     """Fibre links for index ``pairs`` ``(F, 2)`` between sites at ``lat_deg``/``lon_deg``."""
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    pairs = np.unique(np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     a, b = pairs[:, 0], pairs[:, 1]
     length = great_circle_km(lat_deg[a], lon_deg[a], lat_deg[b], lon_deg[b])
     return FibreLinks(a, b, length, fibre_delay_ms(length, route_factor))

@@ -16,8 +16,6 @@ import attrs
 import numpy as np
 from scipy.spatial import cKDTree
 
-from leosim.constants import WGS84_A_KM
-
 _POLAR_KM = 6356.752314
 
 

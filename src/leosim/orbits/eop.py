@@ -13,6 +13,7 @@ Outside the table the end values are held.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 
 import numpy as np
@@ -37,7 +38,8 @@ def _load_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _table
 
 
-def _read(f) -> np.ndarray:
+def _read(f: Iterable[str]) -> np.ndarray:
+    """Parse the CSV rows (``#`` comments and the column header skipped)."""
     rows = [line for line in f if line.strip() and not line.startswith("#")]
     if rows and not rows[0][0].isdigit():
         rows = rows[1:]  # column header

@@ -2,9 +2,11 @@
 
 leosim's Earth-fixed frame is the pseudo-Earth-fixed frame of sgp4 (PEF): TEME rotated about the
 z axis by Greenwich Mean Sidereal Time (IAU 1982 model, Vallado's ``gstime``) evaluated at UT1.
-It omits polar motion (<= ~15 m on the ground, ~20 m at 550 km) and the difference between the
-TEME equinox and the full IAU 2000/2006 precession-nutation that Skyfield applies; the two add up to
-a few tens of metres against Skyfield's ITRS (measured in tests/test_positions_skyfield.py).
+UT1 - UTC comes from a bundled IERS table (:mod:`leosim.orbits.eop`). The frame omits polar
+motion (~10-20 m at LEO altitude against the true ITRS). Skyfield's built-in timescale has no
+polar-motion table either, and its TEME -> ITRS chain then reduces to the same rotation: leosim
+agrees with Skyfield's ITRS to below a millimetre (tests/test_positions_skyfield.py); without the
+UT1 table the difference would reach ~90 m.
 """
 
 from __future__ import annotations

@@ -2,12 +2,14 @@
 
 Propagation is vectorised over all satellites and times by ``sgp4.api.SatrecArray``; the TEME
 positions are rotated to leosim's Earth-fixed frame by GMST at UT1
-(:func:`leosim.orbits.frames.gmst_rad`). Against Skyfield's ITRS the positions agree to a few
-tens of metres (tests/test_positions_skyfield.py).
+(:func:`leosim.orbits.frames.gmst_rad`). Against Skyfield's ITRS without polar motion (its built-in
+timescale) they agree to below a millimetre; the true ITRS differs by polar motion, ~10-20 m at
+LEO altitude (tests/test_positions_skyfield.py).
 
-sgp4 error codes (``SatelliteStates.error``): 1 mean eccentricity out of range, 2 mean motion
-below zero, 3 perturbed eccentricity out of range, 4 semi-latus rectum below zero, 6 the orbit
-has decayed (the satellite is below the Earth's surface).
+sgp4 error codes (``SatelliteStates.error``, see :data:`SGP4_ERRORS`): 1 mean eccentricity out of
+range, 2 mean motion below zero, 3 perturbed eccentricity out of range, 4 semi-latus rectum below
+zero, 6 the orbit has decayed. Decaying satellites (mean motion ~16.5 rev/day) typically hit 1 or 6
+within hours to days of their epoch.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from leosim.timebase import julian_date, parse_epoch
 #: Largest (times x satellites) block handed to SatrecArray at once (bounds temporary memory).
 _MAX_BLOCK = 2_000_000
 
+#: Short descriptions of the sgp4 error codes, for summaries.
 SGP4_ERRORS = {
     0: "ok",
-    1: "mean eccentricity out of range",
+    1: "mean eccentricity out of range 0-1",
     2: "mean motion below zero",
-    3: "perturbed eccentricity out of range",
+    3: "perturbed eccentricity out of range 0-1",
     4: "semi-latus rectum below zero",
-    5: "epoch elements are sub-orbital",
-    6: "satellite has decayed",
+    5: "satellite underground (no longer used by sgp4)",
+    6: "orbit has decayed",
 }
 
 
@@ -99,9 +102,7 @@ class TLEConstellation(Constellation):
         self.element_sets = tuple(element_sets)
         self.epoch = parse_epoch(epoch)
         self.catalog_numbers = np.array([es.catalog_number for es in self.element_sets])
-        self.sat_ids = _unique_ids(
-            [es.name or str(es.catalog_number) for es in self.element_sets]
-        )
+        self.sat_ids = _unique_ids([es.name or str(es.catalog_number) for es in self.element_sets])
         self._array = SatrecArray([es.satrec for es in self.element_sets])
 
     @classmethod
@@ -119,9 +120,7 @@ class TLEConstellation(Constellation):
         return cls._with_epoch(read_omm(path), epoch)
 
     @classmethod
-    def _with_epoch(
-        cls, sets: list[ElementSet], epoch: datetime | str | None
-    ) -> TLEConstellation:
+    def _with_epoch(cls, sets: list[ElementSet], epoch: datetime | str | None) -> TLEConstellation:
         if epoch is None:
             epoch = latest_epoch(sets).replace(second=0, microsecond=0)
         return cls(sets, epoch)
@@ -132,12 +131,14 @@ class TLEConstellation(Constellation):
         ``t_s`` is flattened to 1-D (``T`` times). Failed satellites have NaN positions.
         """
         t = np.atleast_1d(np.asarray(t_s, dtype=float)).ravel()
-        jd, fr = julian_date(self.epoch, t)
-        n = self.n_sats
-        r = np.empty((t.size, n, 3))
-        err = np.empty((t.size, n), dtype=np.int8)
+        return self._teme(*julian_date(self.epoch, t))
+
+    def _teme(self, jd: np.ndarray, fr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n_t, n = jd.size, self.n_sats
+        r = np.empty((n_t, n, 3))
+        err = np.empty((n_t, n), dtype=np.int8)
         block = max(1, _MAX_BLOCK // n)
-        for a in range(0, t.size, block):  # loop over time blocks only (memory bound)
+        for a in range(0, n_t, block):  # loop over time blocks only, to bound memory
             e_b, r_b, _v = self._array.sgp4(jd[a : a + block], fr[a : a + block])
             r[a : a + block] = r_b.transpose(1, 0, 2)
             err[a : a + block] = e_b.T
@@ -150,11 +151,10 @@ class TLEConstellation(Constellation):
         Satellites that fail to propagate have NaN coordinates and their sgp4 error code.
         """
         t = np.asarray(t_s, dtype=float)
-        r, err = self.teme_km(t)
         jd, fr = julian_date(self.epoch, t.ravel())
+        r, err = self._teme(jd, fr)
         ecef = rotate_z(r, gmst_rad(jd, fr))
-        ecef = ecef.reshape(t.shape + ecef.shape[1:])
-        return SatelliteStates(ecef, err.reshape(t.shape + err.shape[1:]))
+        return SatelliteStates(ecef.reshape(t.shape + r.shape[1:]), err.reshape(t.shape + (-1,)))
 
     def error_counts(self, states: SatelliteStates) -> dict[int, int]:
         """``{sgp4 error code: count}`` over ``states`` (see :func:`error_counts`)."""

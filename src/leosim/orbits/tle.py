@@ -219,9 +219,7 @@ def parse_tle_lines(
     return _element_set(line1, line2, name, source, lineno, lineno + 1)
 
 
-def _element_set(
-    line1: str, line2: str, name: str, source: str, n1: int, n2: int
-) -> ElementSet:
+def _element_set(line1: str, line2: str, name: str, source: str, n1: int, n2: int) -> ElementSet:
     line1, line2 = line1.rstrip(), line2.rstrip()
     _check_line(line1, "1", source, n1)
     _check_line(line2, "2", source, n2)
@@ -237,7 +235,9 @@ def _element_set(
         sat = Satrec.twoline2rv(line1, line2, WGS72)
     except (ValueError, RuntimeError) as exc:  # pragma: no cover - layout already checked
         raise TLEError(
-            f"sgp4 rejects the element set: {exc}", source=source, where=f"line {n1}",
+            f"sgp4 rejects the element set: {exc}",
+            source=source,
+            where=f"line {n1}",
             hint=_LAYOUT_HINT,
         ) from None
     return ElementSet(name.strip(), sat, line1, line2, int(sat.satnum))

@@ -94,17 +94,15 @@ def edge_list(topo: Topology) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def build_graph(topo: Topology) -> RoutingGraph:
-    """The :class:`RoutingGraph` of a topology (duplicate edges keep the smallest weight)."""
+    """The :class:`RoutingGraph` of a topology.
+
+    Edge lists never repeat a (src, dst) pair (ISL pairs, ground links and fibre pairs are each
+    unique), so the COO -> CSR conversion needs no de-duplication.
+    """
     n, m = topo.n_sats, topo.n_sites
     src, dst, w = edge_list(topo)
     n_nodes = n + 2 * m
-    # csr_matrix sums duplicates; keep the minimum instead.
-    key = src * n_nodes + dst
-    order = np.lexsort((w, key))
-    key, w = key[order], w[order]
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    key, w = key[first], w[first]
-    mat = csr_matrix((w, (key // n_nodes, key % n_nodes)), shape=(n_nodes, n_nodes))
+    mat = csr_matrix((w, (src, dst)), shape=(n_nodes, n_nodes))
+    mat.sort_indices()
     source_node = np.where(topo.relay, n + np.arange(m), n + m + np.arange(m))
     return RoutingGraph(mat, source_node, n, m)

@@ -91,7 +91,7 @@ def shortest_routes(
     Routes
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    n, m = graph.n_sats, graph.n_sites
+    n = graph.n_sats
     p = len(pairs)
     sources = np.unique(pairs[:, 0])
     if p == 0:
