@@ -17,15 +17,17 @@ from leosim.errors import InputError, LeosimError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate Starlink-class satellite networks: who can reach whom, through "
                        "which path, at what latency, second by second.")
-out = Console()
-err = Console(stderr=True)
+out = Console() if sys.stdout.isatty() else Console(width=120)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 DEMO_SCENARIO = "demo.toml"
 
 
 def _fail(exc: Exception, code: int) -> None:
     err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    # sys.exit, not typer.Exit: _fail runs inside main()'s except clauses, where a typer.Exit
+    # would escape as a traceback (and exit 1) instead of reaching the typer.Exit handler.
+    sys.exit(code)
 
 
 def _run_file(path: Path, out_dir: Path, quiet: bool) -> None:
@@ -144,10 +146,14 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # Matched by class name: typer >= 0.2x vendors click as typer._click (and click itself
+        # may not be installed), older typer versions raise click's own classes.
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in names:
             exc.show()
             sys.exit(2)
+        if "Abort" in names:  # click turns Ctrl-C into Abort
+            err.print("interrupted")
+            sys.exit(130)
         raise
     sys.exit(0)

@@ -122,7 +122,9 @@ def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
         if value == "starlink":
             pool = loader(countries=g.gateway_countries)
             bad = {c.upper() for c in g.gateways_exclude_countries}
-            sites.extend(s for s in pool if s.country not in bad)
+            prefix = "GW_" if kind == "gateway" else ""  # PoP names already read "PoP_<city>"
+            sites.extend(attrs.evolve(s, name=prefix + s.name) for s in pool
+                         if s.country not in bad)
         else:
             for i, name in enumerate(value):
                 try:

@@ -1,0 +1,27 @@
+# leosim: two commands on a fresh machine
+#   make demo   - install into .venv and run the built-in demo scenario (results in demo-out/)
+#   make test   - install into .venv (with test extras), lint, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/leosim: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/leosim
+
+demo: $(BIN)/leosim
+	$(BIN)/leosim demo -o demo-out
+
+test: $(BIN)/leosim
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/pytest
+
+bench: $(BIN)/leosim
+	$(BIN)/python benchmarks/bench_routing.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache
