@@ -109,3 +109,31 @@ def dijkstra_to_targets(indptr, indices, weights, sources, target_ptr, targets, 
                     hn[i] = v
                     pos[v] = i
     return dist, pred
+
+
+@njit(cache=True, nogil=True)
+def read_paths(pred, row, target, reach):
+    """Paths from the predecessor table: ``(offsets (P + 1,), nodes (L,))``, source first.
+
+    Unreachable pairs (``reach[i]`` False) get empty paths.
+    """
+    p = len(row)
+    offsets = np.zeros(p + 1, dtype=np.int64)
+    for i in range(p):
+        n = 0
+        if reach[i]:
+            v = target[i]
+            while v >= 0:
+                n += 1
+                v = pred[row[i], v]
+        offsets[i + 1] = offsets[i] + n
+    nodes = np.empty(offsets[p], dtype=np.int64)
+    for i in range(p):
+        j = offsets[i + 1] - 1
+        if reach[i]:
+            v = target[i]
+            while v >= 0:
+                nodes[j] = v
+                j -= 1
+                v = pred[row[i], v]
+    return offsets, nodes

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from leosim.routing.graph import RoutingGraph
-from leosim.routing.kernels import dijkstra_to_targets
+from leosim.routing.kernels import dijkstra_to_targets, read_paths
 
 #: ``dst`` value meaning "the internet": the source's nearest reachable point of presence.
 INTERNET = -1
@@ -141,33 +141,14 @@ def _numba_search(graph, sources, row, dst, internet, pop_sites):
     np.cumsum(np.bincount(t_row, minlength=len(sources)), out=ptr[1:])
     mat = graph.matrix
     return dijkstra_to_targets(
-        mat.indptr.astype(np.int64), mat.indices.astype(np.int64), mat.data.astype(np.float64),
+        mat.indptr, mat.indices, mat.data.astype(np.float64, copy=False),
         graph.source_node[sources].astype(np.int64), ptr, t_node[order].astype(np.int64),
         mat.shape[0],
     )
 
 
 def _read_paths(pred, row, target, reach, graph: RoutingGraph):
-    """Walk the predecessor table back from every target at once."""
-    cur = np.where(reach, target, -9999)
-    cols = []
-    active = reach.copy()
-    while active.any():
-        cols.append(np.where(active, cur, -1))
-        nxt = np.full_like(cur, -9999)
-        nxt[active] = pred[row[active], cur[active]]
-        cur = nxt
-        active = cur >= 0
-    if not cols:
-        return np.zeros(len(row) + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    back = np.stack(cols, axis=1)  # (P, H), reversed paths padded with -1
-    lengths = (back >= 0).sum(axis=1)
-    offsets = np.zeros(len(row) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    # Reverse each row's valid prefix: position j of path i is back[i, len_i - 1 - j].
-    i_idx = np.repeat(np.arange(len(row)), lengths)
-    j_idx = np.arange(offsets[-1]) - offsets[:-1][i_idx]
-    nodes = back[i_idx, lengths[i_idx] - 1 - j_idx]
+    offsets, nodes = read_paths(pred, row, target, reach)
     return offsets, graph.to_public_node(nodes).astype(np.int32)
 
 

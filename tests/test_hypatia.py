@@ -1,0 +1,381 @@
+"""Hypatia satellite-network directories: reading, errors, and an end-to-end run checked against
+an independent NetworkX shortest-path computation with Hypatia's rules."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from leosim.constants import C_KM_S
+from leosim.engine.run import run_scenario
+from leosim.errors import HypatiaFormatError, ScenarioError
+from leosim.ground.geodesy import great_circle_km
+from leosim.io.hypatia import read_hypatia_dir
+from leosim.orbits.tle import tle_checksum
+from leosim.scenario.build import build_scenario
+from leosim.scenario.load import load_scenario_file, validate
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HYP_DIR = EXAMPLES / "hypatia_starlink_550"
+HYP_TOML = EXAMPLES / "hypatia_starlink_550.toml"
+FILES = ("tles.txt", "isls.txt", "ground_stations.txt", "description.txt")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the example directory
+
+
+def test_example_directory_loads():
+    net = read_hypatia_dir(HYP_DIR)
+    assert net.n_sats == 1584
+    assert (net.orbits, net.sats_per_orbit) == (72, 22)
+    assert net.isl_pairs.shape == (3168, 2)
+    assert (net.isl_pairs[:, 0] < net.isl_pairs[:, 1]).all()
+    assert len(np.unique(net.isl_pairs, axis=0)) == 3168
+    assert len(net.sites) == 100
+    assert net.epoch == datetime(2000, 1, 1, tzinfo=UTC)
+    assert net.max_gsl_length_km == pytest.approx(1089.6864181956202)
+    assert net.max_isl_length_km == pytest.approx(5016.5912330984278)
+    assert net.gids.tolist() == list(range(100))
+    assert net.site_of_gid[24] == 24
+    assert net.sites[24].name == "Paris" and net.sites[24].kind == "terminal"
+    assert net.sites[3].name == "São-Paulo"
+    # leosim puts the stations on WGS84 from latitude/longitude; Hypatia's x, y, z are on WGS72.
+    # The two ellipsoids differ by ~2 m at the surface.
+    g = net.ground_segment()
+    gap_m = np.linalg.norm(g.ecef_km - net.ecef_wgs72_km, axis=1) * 1e3
+    assert gap_m.max() < 3.0
+    c = net.constellation()
+    assert c.n_sats == 1584 and c.epoch == net.epoch
+    assert c.sat_ids[17] == "Starlink-550 17"
+
+
+# --------------------------------------------------------------------------------------------
+# End-to-end run of the example scenario
+
+
+@pytest.fixture(scope="module")
+def example_run():
+    model = load_scenario_file(HYP_TOML)
+    scn = build_scenario(model, base_dir=HYP_TOML.parent, source=str(HYP_TOML))
+    return scn, run_scenario(scn)
+
+
+def test_example_scenario_rules(example_run):
+    scn, _ = example_run
+    rules = scn.network.rules
+    assert rules.gsl_rule == "distance"
+    assert rules.max_gsl_range_km == pytest.approx(1089.6864181956202)
+    assert rules.max_isl_km == pytest.approx(5016.5912330984278)
+    assert rules.ground_relay is False
+    assert len(scn.network.fibre) == 0
+    assert (scn.network.ground.kinds == "terminal").all()
+    assert scn.times.epoch == datetime(2000, 1, 1, tzinfo=UTC)
+    assert scn.times.n_steps == 100 and scn.times.step_s == 1.0
+
+
+def test_example_scenario_rtt_tables(example_run):
+    scn, res = example_run
+    routes = res.routes
+    n_pairs = len(scn.pairs)
+    assert n_pairs == 5
+    assert len(routes) == 100 * n_pairs
+    table = routes.pivot_table(index="time_s", columns=["src", "dst"], values="rtt_ms",
+                               dropna=False)
+    assert table.shape == (100, n_pairs)
+    assert np.allclose(table.index.to_numpy(), np.arange(100.0))
+    # No RTT below twice the great-circle distance at the speed of light.
+    g = scn.network.ground
+    for (src, dst), rtt in table.items():
+        a, b = g.index(src), g.index(dst)
+        gc_km = float(great_circle_km(g.lat_deg[a], g.lon_deg[a], g.lat_deg[b], g.lon_deg[b]))
+        ok = rtt.dropna().to_numpy()
+        assert (ok >= 2 * gc_km / C_KM_S * 1e3).all(), (src, dst)
+        # Paths stay within a few times the geodesic (sanity, and Hypatia's paper: < 2x mostly).
+        assert (ok <= 4 * 2 * gc_km / C_KM_S * 1e3 + 20).all(), (src, dst)
+    # Reachability: with 1,584 satellites and a 1,090 km ground-link range, every one of these
+    # cities always has a satellite in range (measured: 100% for all five pairs).
+    reach = table.notna().mean()
+    assert (reach == 1.0).all()
+    summary = {(r["src"], r["dst"]): r for r in res.summary["pairs"]}
+    assert summary[("Paris", "Luanda")]["availability"] == 1.0
+    assert res.summary["satellites"] == 1584
+    assert res.summary["laser_link_candidates"] == 3168
+    # Every path runs ground station -> satellites -> ground station.
+    n = scn.network.constellation.n_sats
+    for path in routes["path"]:
+        path = np.asarray(path)
+        assert path[0] >= n and path[-1] >= n and (path[1:-1] < n).all()
+
+
+def _wgs84_ecef_km(lat_deg: np.ndarray, lon_deg: np.ndarray, alt_km: np.ndarray) -> np.ndarray:
+    a, f = 6378.137, 1 / 298.257223563
+    e2 = f * (2 - f)
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    return np.stack([(n + alt_km) * np.cos(lat) * np.cos(lon),
+                     (n + alt_km) * np.cos(lat) * np.sin(lon),
+                     (n * (1 - e2) + alt_km) * np.sin(lat)], axis=-1)
+
+
+def _hypatia_rtts_ms(directory: Path, sat_ecef_km: np.ndarray,
+                     pairs: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """Hypatia's rules straight from the files, on NetworkX: a ground station links to every
+    satellite within max_gsl_length_m, ISLs are the pairs of isls.txt, and ground stations are
+    only path end points (no relaying)."""
+    desc = dict(line.split("=") for line in (directory / "description.txt").read_text().split())
+    max_gsl_km = float(desc["max_gsl_length_m"]) / 1e3
+    max_isl_km = float(desc["max_isl_length_m"]) / 1e3
+    gs = [line.split(",") for line in
+          (directory / "ground_stations.txt").read_text(encoding="utf-8").splitlines()]
+    name_to_gid = {row[1]: int(row[0]) for row in gs}
+    lat = np.array([float(r[2]) for r in gs])
+    lon = np.array([float(r[3]) for r in gs])
+    alt = np.array([float(r[4]) for r in gs]) / 1e3
+    gs_ecef = _wgs84_ecef_km(lat, lon, alt)
+    n = len(sat_ecef_km)
+    sats = nx.Graph()
+    sats.add_nodes_from(range(n))
+    for line in (directory / "isls.txt").read_text().splitlines():
+        a, b = map(int, line.split())
+        d = float(np.linalg.norm(sat_ecef_km[a] - sat_ecef_km[b]))
+        if d <= max_isl_km:
+            sats.add_edge(a, b, weight=d)
+    out = {}
+    for src, dst in pairs:
+        g = sats.copy()
+        for name in (src, dst):  # only the two end points join the graph
+            gid = name_to_gid[name]
+            d = np.linalg.norm(sat_ecef_km - gs_ecef[gid], axis=1)
+            for s in np.flatnonzero(d <= max_gsl_km):
+                g.add_edge(n + gid, int(s), weight=float(d[s]))
+        try:
+            km = nx.dijkstra_path_length(g, n + name_to_gid[src], n + name_to_gid[dst])
+        except nx.NetworkXNoPath:
+            km = np.nan
+        out[(src, dst)] = 2 * km / C_KM_S * 1e3
+    return out
+
+
+@pytest.mark.parametrize("t_s", [0.0, 37.0, 99.0])
+def test_one_step_matches_networkx(example_run, t_s):
+    scn, res = example_run
+    sat = scn.network.constellation.propagate(t_s).ecef_km
+    pairs = [tuple(p) for p in scn.pair_names]
+    expected = _hypatia_rtts_ms(HYP_DIR, sat, pairs)
+    step = res.routes[res.routes.time_s == t_s].set_index(["src", "dst"])["rtt_ms"]
+    for pair in pairs:
+        assert step[pair] == pytest.approx(expected[pair], rel=1e-9, nan_ok=True), pair
+
+
+def test_all_pairs_one_step_matches_networkx(tmp_path):
+    """pairs = "all": every pair of the 100 stations; a sample checked against NetworkX."""
+    model = validate({
+        "scenario": {"duration_s": 1, "step_s": 1},
+        "constellation": {"hypatia_dir": str(HYP_DIR)},
+        "routing": {"pairs": "all"},
+    })
+    scn = build_scenario(model)
+    assert len(scn.pairs) == 100 * 99 // 2
+    res = run_scenario(scn)
+    assert len(res.routes) == 4950
+    assert res.routes.rtt_ms.notna().mean() > 0.95
+    rng = np.random.default_rng(7)
+    names = scn.pair_names
+    sample = [names[i] for i in rng.choice(len(names), size=25, replace=False)]
+    expected = _hypatia_rtts_ms(HYP_DIR, scn.network.constellation.propagate(0.0).ecef_km, sample)
+    got = res.routes.set_index(["src", "dst"])["rtt_ms"]
+    for pair in sample:
+        assert got[pair] == pytest.approx(expected[pair], rel=1e-9, nan_ok=True), pair
+
+
+def test_scenario_epoch_overrides_tle_epoch():
+    model = validate({
+        "scenario": {"epoch": "2000-01-01T00:10:00Z", "duration_s": 2},
+        "constellation": {"hypatia_dir": str(HYP_DIR)},
+        "routing": {"pairs": [["Paris", "Luanda"]]},
+    })
+    scn = build_scenario(model)
+    assert scn.times.epoch == datetime(2000, 1, 1, 0, 10, tzinfo=UTC)
+    assert scn.network.constellation.epoch == scn.times.epoch
+    assert scn.pair_names == [("Paris", "Luanda")]
+
+
+# --------------------------------------------------------------------------------------------
+# Malformed directories
+
+
+def _copy(tmp_path: Path) -> Path:
+    d = tmp_path / "net"
+    d.mkdir()
+    for f in FILES:
+        shutil.copyfile(HYP_DIR / f, d / f)
+    return d
+
+
+def _edit(path: Path, lineno: int, new: str | None) -> None:
+    """Replace (or with None delete) 1-based line ``lineno``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if new is None:
+        del lines[lineno - 1]
+    else:
+        lines[lineno - 1] = new
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _error(d: Path) -> HypatiaFormatError:
+    with pytest.raises(HypatiaFormatError) as info:
+        read_hypatia_dir(d)
+    return info.value
+
+
+def test_missing_directory_and_files(tmp_path):
+    err = _error(tmp_path / "nowhere")
+    assert "directory not found" in str(err) and "nowhere" in str(err)
+    d = _copy(tmp_path)
+    (d / "isls.txt").unlink()
+    err = _error(d)
+    assert "missing isls.txt" in str(err)
+    assert "fix:" in str(err) and "description.txt" in err.hint
+
+
+def test_tles_without_header(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d / "tles.txt", 1, None)
+    err = _error(d)
+    assert err.source.endswith("tles.txt") and err.where == "line 1"
+    assert "ORBITS SATS_PER_ORBIT" in str(err)
+
+
+def test_tles_header_count_mismatch(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d / "tles.txt", 1, "72 23")
+    err = _error(d)
+    assert "72 x 23 = 1656 satellites, but the file holds 1584" in str(err)
+    assert err.where == "line 1"
+
+
+def test_tles_bad_checksum(tmp_path):
+    d = _copy(tmp_path)
+    line = (d / "tles.txt").read_text().splitlines()[2]  # TLE line 1 of satellite 0
+    bad = line[:68] + str((int(line[68]) + 1) % 10)
+    _edit(d / "tles.txt", 3, bad)
+    err = _error(d)
+    assert isinstance(err, HypatiaFormatError)
+    assert err.source.endswith("tles.txt") and err.where == "line 3"
+    assert "checksum" in str(err)
+
+
+def test_tles_satellite_id_out_of_order(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d / "tles.txt", 5, "Starlink-550 7")  # name line of satellite 1
+    err = _error(d)
+    assert err.where == "line 5"
+    assert "satellite 1 is named 'Starlink-550 7'" in str(err)
+
+
+def test_isls_malformed(tmp_path):
+    d = _copy(tmp_path)
+    path = d / "isls.txt"
+    _edit(path, 4, "17")
+    err = _error(d)
+    assert err.source.endswith("isls.txt") and err.where == "line 4"
+    assert "expected two satellite ids, got '17'" in str(err)
+    _edit(path, 4, "3 1584")
+    assert "satellite id 1584 does not exist (tles.txt has ids 0..1583)" in str(_error(d))
+    _edit(path, 4, "5 5")
+    assert "joins satellite 5 to itself" in str(_error(d))
+    _edit(path, 4, "1 0")  # line 1 is "0 1"
+    err = _error(d)
+    assert "link 0-1 is listed twice (first on line 1)" in str(err) and err.where == "line 4"
+
+
+def test_ground_stations_malformed(tmp_path):
+    d = _copy(tmp_path)
+    path = d / "ground_stations.txt"
+    original = path.read_text(encoding="utf-8").splitlines()
+    _edit(path, 2, "1,Delhi,28.66667,77.21667")
+    err = _error(d)
+    assert err.source.endswith("ground_stations.txt") and err.where == "line 2"
+    assert "expected 8 comma-separated columns, got 4" in str(err)
+    _edit(path, 2, original[1].replace("1,Delhi", "5,Delhi"))
+    assert "ground station id 5 out of order: expected 1" in str(_error(d))
+    _edit(path, 2, original[1].replace("28.666670", "north"))
+    assert "column 3 (latitude) holds 'north', not a number" in str(_error(d))
+    _edit(path, 2, original[1].replace("28.666670", "98.0"))
+    assert "out of range" in str(_error(d))
+
+
+def test_description_malformed(tmp_path):
+    d = _copy(tmp_path)
+    path = d / "description.txt"
+    _edit(path, 2, None)
+    err = _error(d)
+    assert err.source.endswith("description.txt")
+    assert "key max_isl_length_m is missing" in str(err)
+    assert "max_isl_length_m=VALUE" in err.hint
+    _edit(path, 1, "max_gsl_length_m=-3")
+    path.write_text(path.read_text() + "max_isl_length_m=5016591.2\n")
+    err = _error(d)
+    assert "max_gsl_length_m = '-3' is not a positive number" in str(err) and err.where == "line 1"
+    _edit(path, 1, "max_gsl_length_m 1089686")
+    err = _error(d)
+    assert "expected key=value" in str(err) and err.where == "line 1"
+
+
+def test_duplicate_station_names_get_gid(tmp_path):
+    d = _copy(tmp_path)
+    path = d / "ground_stations.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    _edit(path, 2, lines[1].replace("Delhi", "Tokyo"))
+    net = read_hypatia_dir(d)
+    assert net.sites[0].name == "Tokyo #0" and net.sites[1].name == "Tokyo #1"
+    assert net.sites[2].name == "Shanghai"
+
+
+def test_basic_five_column_ground_stations(tmp_path):
+    d = _copy(tmp_path)
+    path = d / "ground_stations.txt"
+    rows = [",".join(ln.split(",")[:5]) for ln in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    net = read_hypatia_dir(d)
+    assert len(net.sites) == 100 and net.ecef_wgs72_km is None
+
+
+def test_generated_checksums_are_what_hypatia_writes():
+    line = (HYP_DIR / "tles.txt").read_text().splitlines()[2]
+    assert tle_checksum(line) == int(line[68])
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario-level errors
+
+
+@pytest.mark.parametrize("extra, where, text", [
+    ({"ground": {"cities": ["Paris"]}}, "ground.cities", "cannot be used with"),
+    ({"ground": {"pops": "starlink"}}, "ground.pops", "cannot be used with"),
+    ({"links": {"min_elevation_deg": 30}}, "links.min_elevation_deg", "cannot be set together"),
+    ({"routing": {"to_internet": "terminals"}}, "routing.to_internet", "points of presence"),
+    ({"routing": {"pairs": [["Paris", "Lunda"]]}}, "routing.pairs[0]", "no ground site named"),
+    ({"scenario": {"epoch": "yesterday"}}, "scenario.epoch", "not an ISO 8601"),
+])
+def test_scenario_errors(extra, where, text):
+    data = {"constellation": {"hypatia_dir": str(HYP_DIR)}, **extra}
+    with pytest.raises(ScenarioError) as info:
+        build_scenario(validate(data), source="s.toml")
+    assert info.value.where == where
+    assert text in str(info.value)
+    assert info.value.source == "s.toml"
+
+
+def test_relative_dir_resolves_against_scenario_file(tmp_path):
+    model = validate({"constellation": {"hypatia_dir": "hypatia_starlink_550"},
+                      "routing": {"pairs": [["Paris", "Luanda"]]}})
+    assert build_scenario(model, base_dir=EXAMPLES).network.constellation.n_sats == 1584
+    with pytest.raises(HypatiaFormatError, match="directory not found"):
+        build_scenario(model, base_dir=tmp_path)
