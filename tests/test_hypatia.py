@@ -85,8 +85,7 @@ def test_example_scenario_rtt_tables(example_run):
     n_pairs = len(scn.pairs)
     assert n_pairs == 5
     assert len(routes) == 100 * n_pairs
-    table = routes.pivot_table(index="time_s", columns=["src", "dst"], values="rtt_ms",
-                               dropna=False)
+    table = routes.pivot(index="time_s", columns=["src", "dst"], values="rtt_ms")
     assert table.shape == (100, n_pairs)
     assert np.allclose(table.index.to_numpy(), np.arange(100.0))
     # No RTT below twice the great-circle distance at the speed of light.

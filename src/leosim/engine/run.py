@@ -24,13 +24,31 @@ Progress = Callable[[int, int], None]
 
 @attrs.frozen(eq=False)
 class RunResult:
-    """What a run produced. DataFrames are read from the output folder when there is one."""
+    """What a run produced.
 
-    routes: pd.DataFrame
-    path_changes: pd.DataFrame
-    nodes: pd.DataFrame
+    With an output folder, :attr:`routes` and :attr:`path_changes` are read from its Parquet
+    files when first asked for (a long run is never held in memory by the CLI); without one
+    they are the in-memory tables.
+    """
+
     summary: dict
+    nodes: pd.DataFrame
     out_dir: Path | None
+    _tables: dict[str, pa.Table] = attrs.field(factory=dict)
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if name not in self._tables:
+            self._tables[name] = pq.read_table(self.out_dir / f"{name}.parquet")
+        return self._tables[name].to_pandas()
+
+    @property
+    def routes(self) -> pd.DataFrame:
+        """One row per step, mode and pair (see :mod:`leosim.io.routes`)."""
+        return self._frame("routes")
+
+    @property
+    def path_changes(self) -> pd.DataFrame:
+        return self._frame("path_changes")
 
 
 def nodes_table(scn: Scenario) -> pa.Table:
@@ -89,12 +107,12 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
         changes_sink.close()
         _write_table(nodes, out / "nodes.parquet")
         atomic_write_json(out / "summary.json", summary)
-        routes = pq.read_table(out / "routes.parquet").to_pandas()
-        changes = pq.read_table(out / "path_changes.parquet").to_pandas()
-    else:
-        routes = pa.Table.from_batches(route_batches, schema=SCHEMA).to_pandas()
-        changes = pa.Table.from_batches(change_batches, schema=CHANGES_SCHEMA).to_pandas()
-    return RunResult(routes, changes, nodes.to_pandas(), summary, out)
+        return RunResult(summary, nodes.to_pandas(), out)
+    tables = {
+        "routes": pa.Table.from_batches(route_batches, schema=SCHEMA),
+        "path_changes": pa.Table.from_batches(change_batches, schema=CHANGES_SCHEMA),
+    }
+    return RunResult(summary, nodes.to_pandas(), None, tables)
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
