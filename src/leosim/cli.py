@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,7 +25,8 @@ DEMO_SCENARIO = "demo.toml"
 
 
 def _fail(exc: Exception, code: int) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    # escape: the message quotes user input (names, values), which must not be read as markup.
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     # sys.exit, not typer.Exit: _fail runs inside main()'s except clauses, where a typer.Exit
     # would escape as a traceback (and exit 1) instead of reaching the typer.Exit handler.
     sys.exit(code)

@@ -93,8 +93,11 @@ def ground_links(
     sats = sat_ecef_km[sat_idx_ok]
     r_orbit = float(np.linalg.norm(sats, axis=1).max())
     # Ball radius per site: the tighter of the two rules; 0.25 deg margin for geodetic vs
-    # geocentric vertical, checked exactly below.
-    radius = np.array([max_slant_range_km(r_orbit, max(e - 0.25, -90.0)) for e in min_el])
+    # geocentric vertical, checked exactly below. The slant range uses the site's own distance
+    # from the centre: a fixed (polar) radius is no bound at low or negative elevation masks.
+    site_r = np.linalg.norm(site_ecef_km, axis=1)
+    radius = np.array([max_slant_range_km(r_orbit, max(e - 0.25, -90.0), r)
+                       for e, r in zip(min_el, site_r, strict=True)])
     radius = np.minimum(radius, max_rng) + 1.0
     tree = cKDTree(sats)
     hits = tree.query_ball_point(site_ecef_km, r=radius, return_sorted=True)
