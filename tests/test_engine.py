@@ -147,7 +147,7 @@ def test_summary_agrees_with_routes(run_dir, routes):
     assert summary["steps"] == N_STEPS and summary["step_s"] == 2 and summary["duration_s"] == 60
     assert summary["modes"] == ["laser", "bent_pipe"]
     assert summary["sites"]["terminal"] == 6 and summary["sites"]["pop"] > 0
-    assert summary["failed_propagations"] == 0
+    assert summary["failed_propagations"]["satellite_steps"] == 0
     assert len(summary["pairs"]) == N_MODES * N_PAIRS
     changes = pq.read_table(run_dir / "path_changes.parquet").to_pandas()
     n_changes = changes.groupby(["mode", "src", "dst"]).size()

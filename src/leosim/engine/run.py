@@ -136,7 +136,11 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
         "sites": {k: int((net.ground.kinds == k).sum()) for k in ("terminal", "gateway", "pop")},
         "laser_link_candidates": int(len(net.isl_pairs)),
         "fibre_links": int(len(net.fibre)),
-        "failed_propagations": int(stats.failed_sat_steps),
+        "failed_propagations": {
+            "satellite_steps": int(stats.error_counts[1:].sum()),
+            "by_sgp4_error_code": {str(c): int(n) for c, n in enumerate(stats.error_counts)
+                                   if c and n},
+        },
         "pairs": stats.table(),
         "wall_time_s": round(elapsed_s, 3),
     }

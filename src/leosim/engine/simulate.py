@@ -32,7 +32,7 @@ class StepResult:
     time_s: float
     mode: str
     routes: Routes
-    failed_sats: int
+    error_counts: np.ndarray  # (7,) satellites per sgp4 error code 0..6 at this step
     n_isl: int
     n_gsl: int
 
@@ -72,12 +72,12 @@ def simulate(
         states = network.constellation.propagate(chunk)
         for k, t in enumerate(chunk):
             ecef = states.ecef_km[k]
-            failed = int((states.error[k] != 0).sum())
+            codes = np.bincount(np.clip(states.error[k], 0, 6).astype(np.int64), minlength=7)
             for mode in modes:
                 topo = network.topology(ecef, mode=mode)
                 routes = shortest_routes(build_graph(topo), pairs, pops, method=method)
                 _explain_unreachable(routes, topo.gsl.site, len(network.ground), network)
-                yield StepResult(c0 + k, float(t), mode, routes, failed,
+                yield StepResult(c0 + k, float(t), mode, routes, codes,
                                  len(topo.isl_pairs), len(topo.gsl))
 
 

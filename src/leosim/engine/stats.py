@@ -65,7 +65,7 @@ class PairStats:
         self._prev_rtt = np.full(shape, np.nan)
         self._prev_hops = np.full(shape, -1, np.int16)
         self._started = np.zeros(len(self.modes), bool)
-        self.failed_sat_steps = 0
+        self.error_counts = np.zeros(7, np.int64)  # satellite-steps per sgp4 error code
 
     def update(self, res: StepResult) -> pa.RecordBatch | None:
         """Add one step; return its path-change events (or None when there are none)."""
@@ -82,7 +82,7 @@ class PairStats:
         idx = np.flatnonzero(ok)
         self.hist[m, idx, b[idx]] += 1
         if m == 0:
-            self.failed_sat_steps += res.failed_sats
+            self.error_counts += res.error_counts
         h = path_hashes(r.path_offsets, r.path_nodes)
         events = None
         if self._started[m]:
