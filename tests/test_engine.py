@@ -308,7 +308,8 @@ def _some_batches() -> tuple[pa.RecordBatch, ...]:
                       "constellation": {"preset": "starlink-550"},
                       "ground": {"cities": ["London", "Paris", "Berlin", "Madrid"]}})
     scn = build_scenario(model)
-    batcher = RouteBatcher(scn.network.ground.names)
+    g = scn.network.ground
+    batcher = RouteBatcher(g.names, g.kinds, scn.network.constellation.n_sats)
     return tuple(batcher.batch(r) for r in simulate(scn.network, scn.times, scn.pairs))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from leosim.capacity.linkbudget import RadioParams, gsl_quality
 from leosim.ground.sites import GroundSegment
 from leosim.links.fibre import FibreLinks
 from leosim.links.ground import GroundLinks, ground_links
 from leosim.links.isl import DEFAULT_MAX_ISL_KM, isl_lengths_km
 from leosim.orbits.constellation import Constellation
 from leosim.routing.graph import Topology
+from leosim.threats.timeline import ThreatState
 
 GSL_RULES = ("elevation", "distance")
 TERMINAL_POLICIES = ("lowest_delay", "best_elevation")
@@ -61,6 +63,8 @@ class Network:
         Candidate laser links (each checked against ``max_isl_km`` every step).
     fibre : FibreLinks
     rules : LinkRules
+    radio : RadioParams
+        Link-budget parameters of user terminals (Ku band): capacities and jamming.
     """
 
     constellation: Constellation
@@ -68,6 +72,7 @@ class Network:
     isl_pairs: np.ndarray
     fibre: FibreLinks
     rules: LinkRules = LinkRules()
+    radio: RadioParams = RadioParams()
 
     @property
     def site_min_elevation_deg(self) -> np.ndarray:
@@ -105,22 +110,50 @@ class Network:
             links = GroundLinks(*cat)
         return links
 
-    def topology(self, sat_ecef_km: np.ndarray, *, mode: str = "laser") -> Topology:
-        """Links up at one time, from the satellites' Earth-fixed positions ``(N, 3)``."""
+    def topology(self, sat_ecef_km: np.ndarray, *, mode: str = "laser",
+                 threats: ThreatState | None = None) -> Topology:
+        """Links up at one time, from the satellites' Earth-fixed positions ``(N, 3)``.
+
+        ``threats`` removes destroyed sites, fibre, satellites and laser links, and jams
+        terminal links: a terminal link whose downlink or uplink SINR falls below the threshold
+        of :class:`~leosim.capacity.linkbudget.RadioParams` is down. Gateway feeder links
+        (Ka band, large dishes) are not jammed (assumption, docs/link_budget.md).
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "laser" and len(self.isl_pairs):
-            length = isl_lengths_km(self.isl_pairs, sat_ecef_km)
+        isl_pairs, fibre = self.isl_pairs, self.fibre
+        if threats is not None:
+            if threats.dead_sats.any():
+                sat_ecef_km = sat_ecef_km.copy()
+                sat_ecef_km[threats.dead_sats] = np.nan
+            isl_pairs = isl_pairs[~threats.dead_isl]
+            fibre = fibre.without(threats.dead_sites, threats.dead_fibre)
+        if mode == "laser" and len(isl_pairs):
+            length = isl_lengths_km(isl_pairs, sat_ecef_km)
             up = length <= self.rules.max_isl_km  # NaN (failed propagation) compares False
-            isl, isl_len = self.isl_pairs[up], length[up]
+            isl, isl_len = isl_pairs[up], length[up]
         else:
             isl, isl_len = np.empty((0, 2), dtype=np.int64), np.empty(0)
+        gsl = self.ground_links(sat_ecef_km)
+        if threats is not None and threats.dead_sites.any():
+            gsl = gsl.subset(~threats.dead_sites[gsl.site])
+        terminal = self.ground.kinds[gsl.site] == "terminal"
+        quality = gsl_quality(self.ground.ecef_km[gsl.site[terminal]],
+                              self.ground.up[gsl.site[terminal]], sat_ecef_km[gsl.sat[terminal]],
+                              threats.jammers if threats is not None else (), self.radio)
+        capacity = np.full(len(gsl), np.inf)  # gateway feeder links: not the bottleneck
+        capacity[terminal] = quality.capacity_down_mbps
+        keep = np.ones(len(gsl), dtype=bool)
+        keep[terminal] = quality.up
+        if not keep.all():
+            gsl, capacity = gsl.subset(keep), capacity[keep]
         return Topology(
             n_sats=self.constellation.n_sats,
             n_sites=len(self.ground),
             isl_pairs=isl,
             isl_length_km=isl_len,
-            gsl=self.ground_links(sat_ecef_km),
-            fibre=self.fibre,
+            gsl=gsl,
+            fibre=fibre,
             relay=self.relay,
+            gsl_capacity_mbps=capacity,
         )

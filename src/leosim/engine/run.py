@@ -67,7 +67,7 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
     """Simulate ``scn``; with ``out_dir``, write ``routes.parquet``, ``path_changes.parquet``,
     ``nodes.parquet`` and ``summary.json`` there (each atomically)."""
     net = scn.network
-    batcher = RouteBatcher(net.ground.names)
+    batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
     stats = PairStats(scn.pairs, net.ground.names, scn.modes)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -80,7 +80,8 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
     t0 = time.perf_counter()
     done = 0
     try:
-        for res in simulate(net, scn.times, scn.pairs, modes=scn.modes, method=scn.method):
+        for res in simulate(net, scn.times, scn.pairs, modes=scn.modes, method=scn.method,
+                            threats=scn.threats):
             batch = batcher.batch(res)
             events = stats.update(res)
             if out is not None:
@@ -141,6 +142,7 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
             "by_sgp4_error_code": {str(c): int(n) for c, n in enumerate(stats.error_counts)
                                    if c and n},
         },
+        "threats": [e.describe() for e in scn.threats.effects] if scn.threats else [],
         "pairs": stats.table(),
         "wall_time_s": round(elapsed_s, 3),
     }

@@ -11,16 +11,19 @@ from collections.abc import Iterator, Sequence
 import attrs
 import numpy as np
 
+from leosim.capacity.throughput import route_throughput_mbps
 from leosim.engine.network import Network
 from leosim.routing.graph import build_graph
 from leosim.routing.shortest import (
     INTERNET,
     REASON_DST_NO_SATELLITE,
     REASON_NO_PATH,
+    REASON_SITE_DESTROYED,
     REASON_SRC_NO_SATELLITE,
     Routes,
     shortest_routes,
 )
+from leosim.threats.timeline import ThreatTimeline
 from leosim.timebase import TimeGrid
 
 
@@ -32,6 +35,7 @@ class StepResult:
     time_s: float
     mode: str
     routes: Routes
+    throughput_mbps: np.ndarray  # (P,) downlink bottleneck, NaN when unreachable
     error_counts: np.ndarray  # (7,) satellites per sgp4 error code 0..6 at this step
     n_isl: int
     n_gsl: int
@@ -46,6 +50,7 @@ def simulate(
     method: str = "numba",
     chunk_steps: int = 32,
     start_step: int = 0,
+    threats: ThreatTimeline | None = None,
 ) -> Iterator[StepResult]:
     """Yield a :class:`StepResult` per time step and mode.
 
@@ -63,21 +68,29 @@ def simulate(
         Times propagated together.
     start_step : int
         Skip the first steps (resuming a run).
+    threats : ThreatTimeline, optional
+        Destroyed sites, lost satellites and jammers, by time.
     """
     offsets = times.offsets_s if isinstance(times, TimeGrid) else np.asarray(times, float)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     pops = network.ground.of_kind("pop")
+    is_terminal = network.ground.kinds == "terminal"
     for c0 in range(start_step, len(offsets), chunk_steps):
         chunk = offsets[c0: c0 + chunk_steps]
         states = network.constellation.propagate(chunk)
         for k, t in enumerate(chunk):
             ecef = states.ecef_km[k]
             codes = np.bincount(np.clip(states.error[k], 0, 6).astype(np.int64), minlength=7)
+            state = threats.state_at(float(t)) if threats is not None else None
             for mode in modes:
-                topo = network.topology(ecef, mode=mode)
+                topo = network.topology(ecef, mode=mode, threats=state)
                 routes = shortest_routes(build_graph(topo), pairs, pops, method=method)
                 _explain_unreachable(routes, topo.gsl.site, len(network.ground), network)
-                yield StepResult(c0 + k, float(t), mode, routes, codes,
+                if state is not None and state.dead_sites.any():
+                    _mark_destroyed(routes, state.dead_sites)
+                tp = route_throughput_mbps(routes, topo, is_terminal,
+                                           network.radio.sat_capacity_mbps)
+                yield StepResult(c0 + k, float(t), mode, routes, tp, codes,
                                  len(topo.isl_pairs), len(topo.gsl))
 
 
@@ -95,3 +108,10 @@ def _explain_unreachable(routes: Routes, gsl_site: np.ndarray, n_sites: int,
     dst_blind = no_path & ~src_blind & dst_ok & ~in_view[dst_idx] & ~is_pop[dst_idx]
     routes.reason[src_blind] = REASON_SRC_NO_SATELLITE
     routes.reason[dst_blind] = REASON_DST_NO_SATELLITE
+
+
+def _mark_destroyed(routes: Routes, dead_sites: np.ndarray) -> None:
+    """Routes whose own end is destroyed are unreachable for that reason."""
+    dst_idx = np.where(routes.dst != INTERNET, routes.dst, 0)
+    dead_end = dead_sites[routes.src] | ((routes.dst != INTERNET) & dead_sites[dst_idx])
+    routes.reason[dead_end & (routes.reason != 0)] = REASON_SITE_DESTROYED

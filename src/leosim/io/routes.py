@@ -11,6 +11,8 @@ rtt_ms    float64         round-trip propagation delay, NaN when unreachable
 hops      int16           links on the path, -1 when unreachable
 path      list<int32>     node ids (see ``nodes.parquet``), empty when unreachable
 reason    string          empty, or why the pair is unreachable
+throughput_mbps float64   downlink bottleneck (see :mod:`leosim.capacity.throughput`)
+gateway   string          first gateway on the path ("" when the path uses none)
 ========= =============== ==========================================================
 """
 
@@ -38,6 +40,8 @@ SCHEMA = pa.schema(
         ("hops", pa.int16()),
         ("path", pa.list_(pa.int32())),
         ("reason", pa.string()),
+        ("throughput_mbps", pa.float64()),
+        ("gateway", pa.string()),
     ]
 )
 
@@ -45,7 +49,9 @@ SCHEMA = pa.schema(
 class RouteBatcher:
     """Turn :class:`StepResult` objects into Arrow record batches."""
 
-    def __init__(self, site_names: np.ndarray) -> None:
+    def __init__(self, site_names: np.ndarray, site_kinds: np.ndarray, n_sats: int) -> None:
+        self._n_sats = n_sats
+        self._is_gateway = np.asarray(site_kinds) == "gateway"
         self._names = np.asarray(site_names, dtype=object)
         self._names_ext = np.append(self._names, "internet")  # index -1 -> "internet"
         self._reasons = np.array([REASONS[k] for k in sorted(REASONS)], dtype=object)
@@ -67,8 +73,28 @@ class RouteBatcher:
             pa.array(r.hops.astype(np.int16)),
             path,
             pa.array(self._reasons[r.reason], type=pa.string()),
+            pa.array(res.throughput_mbps),
+            pa.array(self._first_gateway(r), type=pa.string()),
         ]
         return pa.RecordBatch.from_arrays(cols, schema=SCHEMA)
+
+    def _first_gateway(self, r) -> np.ndarray:
+        """Name of the first gateway on each path ("" if none), vectorised over all paths."""
+        nodes = r.path_nodes.astype(np.int64)
+        site = nodes - self._n_sats
+        is_gw = np.zeros(len(nodes), dtype=bool)
+        on_site = site >= 0
+        is_gw[on_site] = self._is_gateway[site[on_site]]
+        pos = np.where(is_gw, np.arange(len(nodes)), len(nodes))
+        out = np.full(len(r.src), "", dtype=object)
+        nonempty = np.diff(r.path_offsets) > 0
+        if not nonempty.any():
+            return out
+        first = np.full(len(r.src), len(nodes))
+        first[nonempty] = np.minimum.reduceat(pos, r.path_offsets[:-1][nonempty])
+        has = first < len(nodes)
+        out[has] = self._names[site[first[has]]]
+        return out
 
 
 class ParquetSink:

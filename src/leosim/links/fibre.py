@@ -31,10 +31,15 @@ class FibreLinks:
         z = np.empty(0)
         return cls(z.astype(np.int64), z.astype(np.int64), z, z)
 
-    def without_sites(self, dead: np.ndarray) -> FibreLinks:
-        """Drop links touching any site whose ``dead`` flag is set (a boolean mask over sites)."""
-        keep = ~(dead[self.a] | dead[self.b])
+    def subset(self, keep: np.ndarray) -> FibreLinks:
         return FibreLinks(self.a[keep], self.b[keep], self.length_km[keep], self.delay_ms[keep])
+
+    def without(self, dead_sites: np.ndarray, dead_links: np.ndarray | None = None) -> FibreLinks:
+        """Drop links touching a dead site (mask over sites) or marked dead (mask over links)."""
+        keep = ~(dead_sites[self.a] | dead_sites[self.b])
+        if dead_links is not None:
+            keep &= ~dead_links
+        return self.subset(keep)
 
 
 def great_circle_km(lat1_deg, lon1_deg, lat2_deg, lon2_deg) -> np.ndarray:

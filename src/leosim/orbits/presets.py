@@ -70,6 +70,16 @@ PRESETS: dict[str, Preset] = {
             ),
         ),
         Preset(
+            "starlink-2022",
+            "Starlink fleet of spring 2022 (approximation, ~2,000 satellites): shell 1 complete "
+            "(550 km / 53 deg, 72 x 22) and shell 2 partly filled (540 km / 53.2 deg, 18 of 72 "
+            "planes x 22)",
+            "shell parameters: " + _FCC_2021 + "; fleet size ~2,000 in spring 2022: "
+            "../shared/reference/starlink.md (assumption: which planes of shell 2 were filled)",
+            (WalkerShell("starlink-550", 550, 53.0, 72, 22, phasing=1),
+             WalkerShell("starlink-540", 540, 53.2, 18, 22, phasing=1, pattern="delta")),
+        ),
+        Preset(
             "starlink-gen2",
             "Starlink Gen2 as applied for in January 2022, 29,988 satellites",
             _GEN2,

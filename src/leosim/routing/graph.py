@@ -39,6 +39,8 @@ class Topology:
     fibre : FibreLinks
     relay : ndarray (M,) bool
         Sites allowed to relay traffic satellite -> site -> satellite (gateways with ground relays).
+    gsl_capacity_mbps : ndarray (L,) or None
+        Downlink capacity of each ground link (link budget), when computed.
     """
 
     n_sats: int
@@ -48,6 +50,7 @@ class Topology:
     gsl: GroundLinks
     fibre: FibreLinks
     relay: np.ndarray
+    gsl_capacity_mbps: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:

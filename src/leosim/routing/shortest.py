@@ -22,12 +22,14 @@ REASON_SRC_NO_SATELLITE = 1
 REASON_DST_NO_SATELLITE = 2
 REASON_NO_PATH = 3
 REASON_NO_POP = 4
+REASON_SITE_DESTROYED = 5
 REASONS = {
     REASON_OK: "",
     REASON_SRC_NO_SATELLITE: "source has no satellite in view",
     REASON_DST_NO_SATELLITE: "destination has no satellite in view",
     REASON_NO_PATH: "no path through the network",
     REASON_NO_POP: "no point of presence reachable",
+    REASON_SITE_DESTROYED: "site destroyed",
 }
 
 

@@ -19,6 +19,7 @@ from leosim.orbits.presets import get_preset
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
 from leosim.routing.shortest import INTERNET
 from leosim.scenario.model import ScenarioModel, SiteSpec
+from leosim.threats.timeline import ThreatTimeline
 from leosim.timebase import TimeGrid, parse_epoch
 
 DEFAULT_EPOCH = "2022-03-15T00:00:00Z"
@@ -37,6 +38,7 @@ class Scenario:
     seed: int
     model: ScenarioModel
     source: str
+    threats: ThreatTimeline | None = None
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -120,7 +122,9 @@ def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
         if value == "none":
             continue
         if value == "starlink":
-            pool = loader(countries=g.gateway_countries)
+            region = None if g.gateway_region is None else (
+                g.gateway_region.lat_deg, g.gateway_region.lon_deg, g.gateway_region.radius_km)
+            pool = loader(region, countries=g.gateway_countries)
             bad = {c.upper() for c in g.gateways_exclude_countries}
             prefix = "GW_" if kind == "gateway" else ""  # PoP names already read "PoP_<city>"
             sites.extend(attrs.evolve(s, name=prefix + s.name) for s in pool
@@ -224,5 +228,9 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules)
     sc = model.scenario
     times = TimeGrid(constellation.epoch, sc.duration_s, sc.step_s)
+    from leosim.scenario.threats import build_threats
+
+    threats = build_threats(model, network, seed=sc.seed, source=source) if model.threats else None
     return Scenario(sc.name, network, times, build_pairs(model, ground, source),
-                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source)
+                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
+                    threats)

@@ -6,7 +6,7 @@ The reference of every key is ``docs/scenario.md``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -100,6 +100,12 @@ class SiteSpec(_Strict):
         return self
 
 
+class CircleSpec(_Strict):
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    radius_km: float = Field(gt=0, le=20_100)
+
+
 class GroundSection(_Strict):
     cities: list[str] = Field(default_factory=list)
     top_cities: int = Field(0, ge=0, le=5000)
@@ -107,6 +113,7 @@ class GroundSection(_Strict):
     gateways: Literal["starlink", "none"] | list[str] = "none"
     gateway_countries: list[str] | None = None
     gateways_exclude_countries: list[str] = Field(default_factory=list)
+    gateway_region: CircleSpec | None = None
     pops: Literal["starlink", "none"] | list[str] = "none"
 
 
@@ -116,9 +123,91 @@ class RoutingSection(_Strict):
     method: Literal["numba", "scipy"] = "numba"
 
 
+class _Timed(_Strict):
+    name: str | None = None
+    start_s: float = Field(0.0, ge=0)
+    end_s: float | None = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s (repair time) {self.end_s:g} must be after start_s "
+                             f"{self.start_s:g}")
+        return self
+
+
+class _SiteSelector(_Timed):
+    sites: list[str] = Field(default_factory=list)
+    kinds: list[Literal["terminal", "gateway", "pop"]] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    region: CircleSpec | None = None
+    polygon: list[tuple[float, float]] | None = Field(None, min_length=3)
+
+
+class DestroySpec(_SiteSelector):
+    type: Literal["destroy"]
+    fibre: list[tuple[str, str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not (self.sites or self.kinds or self.countries or self.region or self.polygon
+                or self.fibre):
+            raise ValueError("a destroy threat needs sites, kinds, countries, region, polygon "
+                             "or fibre")
+        return self
+
+
+class JamSpec(_Timed):
+    type: Literal["jam"]
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    alt_km: float = Field(0.01, ge=0, le=40)
+    eirp_dbw: float = Field(ge=-50, le=120)
+    band: Literal["downlink", "uplink", "both"] = "both"
+    bandwidth_mhz: float | None = Field(None, gt=0)
+    pattern: Literal["isotropic", "directional"] = "isotropic"
+
+
+class PlaneSpec(_Strict):
+    shell: str
+    plane: int = Field(ge=0)
+
+
+class SatelliteLossSpec(_Timed):
+    type: Literal["satellite_loss"]
+    fraction: float = Field(0.0, ge=0, le=1)
+    satellites: list[str] = Field(default_factory=list)
+    planes: list[PlaneSpec] = Field(default_factory=list)
+    region: CircleSpec | None = None
+    region_at_s: float | None = Field(None, ge=0)
+    laser_fraction: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not (self.fraction or self.satellites or self.planes or self.region
+                or self.laser_fraction):
+            raise ValueError("a satellite_loss threat needs fraction, satellites, planes, "
+                             "region or laser_fraction")
+        return self
+
+
+ThreatSpec = Annotated[DestroySpec | JamSpec | SatelliteLossSpec, Field(discriminator="type")]
+
+
+class MonteCarloSection(_Strict):
+    threat: int = Field(0, ge=0)
+    parameter: Literal["fraction", "laser_fraction"] = "fraction"
+    values: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                                min_length=1)
+    draws: int = Field(10, ge=1, le=10_000)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
 class ScenarioModel(_Strict):
     scenario: ScenarioSection = Field(default_factory=ScenarioSection)
     constellation: ConstellationSection
     links: LinksSection = Field(default_factory=LinksSection)
     ground: GroundSection = Field(default_factory=GroundSection)
     routing: RoutingSection = Field(default_factory=RoutingSection)
+    threats: list[ThreatSpec] = Field(default_factory=list)
+    montecarlo: MonteCarloSection | None = None
