@@ -27,7 +27,8 @@ from leosim.scenario.build import build_scenario
 from leosim.scenario.load import load_scenario_file
 
 C_KM_S = 299_792.458  # speed of light, km/s (SI)
-OUTPUTS = ("routes.parquet", "path_changes.parquet", "nodes.parquet", "summary.json")
+OUTPUTS = ("routes.parquet", "path_changes.parquet", "nodes.parquet", "sites.parquet",
+           "summary.json", "report.csv")
 
 # Small but complete: lasers and bent pipe, gateways, PoPs with fibre, internet routes, and a
 # site near the South Pole that no 53 deg satellite ever sees (always unreachable).
@@ -370,8 +371,14 @@ def test_demo_command_with_short_override(tmp_path, monkeypatch):
     monkeypatch.setattr(load_mod, "load_scenario_file", short)
     out = tmp_path / "demo-cmd"
     assert _cli("demo", "-o", out, "-q") == 0
-    assert seen == ["demo.toml"]
-    _check_demo_output(out)
+    assert seen == ["mariupol.toml"]  # the built-in main job is the Mariupol scenario
+    assert _all_files(out) == sorted(OUTPUTS)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["satellites"] == 1980 and summary["steps"] == 5
+    assert summary["modes"] == ["bent_pipe", "laser"]
+    routes = pq.read_table(out / "routes.parquet").to_pandas()
+    assert len(routes) == 5 * 2 * 2  # 5 steps x 2 modes x (Mariupol, Azovstal) to the internet
+    assert set(routes["dst"]) == {"internet"}
 
 
 def test_presets_command(capsys):

@@ -21,7 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
-DEMO_SCENARIO = "demo.toml"
+DEMO_SCENARIO = "mariupol.toml"
 
 
 def _fail(exc: Exception, code: int) -> None:
@@ -32,27 +32,51 @@ def _fail(exc: Exception, code: int) -> None:
     sys.exit(code)
 
 
-def _run_file(path: Path, out_dir: Path, quiet: bool) -> None:
-    from leosim.engine.run import run_scenario
+def _load(path: Path):
     from leosim.scenario.build import build_scenario
     from leosim.scenario.load import load_scenario_file
 
-    model = load_scenario_file(path)
-    scn = build_scenario(model, base_dir=path.parent, source=str(path))
+    return build_scenario(load_scenario_file(path), base_dir=path.parent, source=str(path))
+
+
+def _run_scenario(scn, out_dir: Path, quiet: bool) -> None:
+    from leosim.engine.answer import answer_lines, mode_comparison, run_report
+    from leosim.engine.run import run_scenario
+    from leosim.io.atomic import atomic_write_text
+    from leosim.metrics import format_comparison
+
     if not quiet:
         net = scn.network
-        out.print(f"[bold]{scn.name}[/]: {net.constellation.n_sats} satellites, "
+        out.print(f"[bold]{escape(scn.name)}[/]: {net.constellation.n_sats} satellites, "
                   f"{len(net.ground)} sites, {len(scn.pairs)} routes x {len(scn.modes)} mode(s), "
-                  f"{scn.times.n_steps} steps of {scn.times.step_s:g} s")
+                  f"{scn.times.n_steps} steps of {scn.times.step_s:g} s", highlight=False)
+        for e in scn.threats.effects if scn.threats else ():
+            d = e.describe()
+            when = f"from t = {d['start_s']:g} s" + (
+                f" to {d['end_s']:g} s" if d["end_s"] is not None else "")
+            out.print(f"  threat: {escape(d['name'])} ({d['type']}, {when})", highlight=False)
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("run", total=scn.times.n_steps * len(scn.modes))
         result = run_scenario(scn, out_dir,
                               progress=lambda done, total: bar.update(task, completed=done))
-    if not quiet:
+    report = run_report(result, result.sites)
+    atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
+    if quiet:
+        return
+    if len(scn.modes) > 1:
+        out.print("[bold]comparison of modes[/]")
+        out.print(format_comparison(mode_comparison(report)), highlight=False, soft_wrap=True)
+    else:
         _print_summary(result.summary)
-        out.print(f"results in [bold]{out_dir}[/] (routes.parquet, path_changes.parquet, "
-                  f"nodes.parquet, summary.json) in {result.summary['wall_time_s']:.1f} s")
+    lines = answer_lines(report)
+    if lines:
+        out.print("[bold]answer[/]")
+        for line in lines:
+            out.print("  " + escape(line), highlight=False)
+    out.print(f"results in [bold]{escape(str(out_dir))}[/] (routes.parquet, path_changes.parquet, "
+              f"nodes.parquet, sites.parquet, summary.json, report.csv) in "
+              f"{result.summary['wall_time_s']:.1f} s", highlight=False)
 
 
 def _print_summary(summary: dict, limit: int = 25) -> None:
@@ -76,18 +100,60 @@ def run(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or tables.")] = False,
 ) -> None:
     """Run a scenario file and write its results."""
-    _run_file(scenario, output, quiet)
+    _run_scenario(_load(scenario), output, quiet)
 
 
 @app.command()
 def demo(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path(
         "demo-out"),
+    full: Annotated[bool, typer.Option("--full", help="Run the full 24 h at 1 s steps.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
-    """Run the built-in demo scenario (Starlink Gen1 between a few cities)."""
+    """Run the built-in scenario: Mariupol, March 2022, bent pipe vs laser mesh."""
+    import attrs
+
+    from leosim.timebase import TimeGrid
+
     with resources.as_file(resources.files("leosim.data") / DEMO_SCENARIO) as path:
-        _run_file(Path(path), output, quiet)
+        scn = _load(Path(path))
+    if full:
+        scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 86_400.0, 1.0))
+    _run_scenario(scn, output, quiet)
+
+
+@app.command()
+def montecarlo(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a satellite_loss "
+                                                  "threat and a [montecarlo] table.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("mc"),
+    draws: Annotated[int | None, typer.Option(help="Draws per value (overrides the file).")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Seeded Monte Carlo of a random threat: availability and RTT with confidence intervals."""
+    from leosim.engine.montecarlo import run_draws, summarise
+    from leosim.io.atomic import atomic_write_text
+    from leosim.metrics import format_comparison
+    from leosim.scenario.model import MonteCarloSection
+
+    scn = _load(scenario)
+    mc = scn.model.montecarlo or MonteCarloSection()
+    if draws is not None:
+        mc = mc.model_copy(update={"draws": draws})
+    with Progress(TextColumn("draws"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("mc", total=len(mc.values) * mc.draws)
+        table = run_draws(scn, mc, progress=lambda d, t: bar.update(task, completed=d))
+    summary = summarise(table, mc.confidence)
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / "draws.csv", table.to_csv(index=False))
+    atomic_write_text(output / "montecarlo.csv", summary.to_csv(index=False))
+    if not quiet:
+        out.print(f"[bold]{escape(scn.name)}[/]: {mc.parameter} of threat {mc.threat}, "
+                  f"{mc.draws} draws per value, {100 * mc.confidence:g}% CI", highlight=False)
+        out.print(format_comparison(summary), highlight=False, soft_wrap=True)
+        out.print(f"results in {escape(str(output))} (draws.csv, montecarlo.csv)",
+                  highlight=False)
 
 
 @app.command()

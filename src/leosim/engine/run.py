@@ -47,6 +47,11 @@ class RunResult:
         return self._frame("routes")
 
     @property
+    def sites(self) -> pd.DataFrame:
+        """Site name, kind, lat_deg, lon_deg, country."""
+        return self._tables["sites"].to_pandas()
+
+    @property
     def path_changes(self) -> pd.DataFrame:
         return self._frame("path_changes")
 
@@ -59,6 +64,16 @@ def nodes_table(scn: Scenario) -> pa.Table:
         "node": pa.array(np.arange(n + len(g), dtype=np.int32)),
         "name": pa.array(np.concatenate([c.sat_ids.astype(str), g.names.astype(str)])),
         "kind": pa.array(np.concatenate([np.full(n, "satellite"), g.kinds.astype(str)])),
+    })
+
+
+def sites_table(scn: Scenario) -> pa.Table:
+    """Site name, kind and coordinates (for metrics computed from an output folder)."""
+    g = scn.network.ground
+    return pa.table({
+        "name": pa.array(g.names.astype(str)), "kind": pa.array(g.kinds.astype(str)),
+        "lat_deg": pa.array(g.lat_deg), "lon_deg": pa.array(g.lon_deg),
+        "country": pa.array([s.country for s in g]),
     })
 
 
@@ -107,9 +122,11 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
         routes_sink.close()
         changes_sink.close()
         _write_table(nodes, out / "nodes.parquet")
+        _write_table(sites_table(scn), out / "sites.parquet")
         atomic_write_json(out / "summary.json", summary)
-        return RunResult(summary, nodes.to_pandas(), out)
+        return RunResult(summary, nodes.to_pandas(), out, {"sites": sites_table(scn)})
     tables = {
+        "sites": sites_table(scn),
         "routes": pa.Table.from_batches(route_batches, schema=SCHEMA),
         "path_changes": pa.Table.from_batches(change_batches, schema=CHANGES_SCHEMA),
     }

@@ -32,9 +32,20 @@ def _value_at(data: Any, loc: tuple) -> Any:
     return data
 
 
-def _model_loc(loc: tuple) -> tuple:
-    # pydantic appends the union/literal branch (e.g. 'literal['all','none']') to the path.
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("tuple"))))
+def _model_loc(loc: tuple, data: Any = None) -> tuple:
+    # pydantic appends the union/literal branch (e.g. 'literal['all','none']') to the path, and
+    # the tag of a tagged union (threats[0] with type = "destroy" -> 'destroy'): not user keys.
+    out: list = []
+    node = data
+    for p in loc:
+        if isinstance(p, str) and ("[" in p or p.startswith("tuple")):
+            continue
+        if isinstance(p, str) and isinstance(node, dict) and p not in node \
+                and node.get("type") == p:
+            continue
+        out.append(p)
+        node = _value_at(node, (p,))
+    return tuple(out)
 
 
 def validate(data: dict, source: str = "<scenario>") -> ScenarioModel:
@@ -43,7 +54,7 @@ def validate(data: dict, source: str = "<scenario>") -> ScenarioModel:
         return ScenarioModel.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = _model_loc(tuple(err["loc"]))
+        loc = _model_loc(tuple(err["loc"]), data)
         where = key_path(loc) or "(top level)"
         kind = err["type"]
         if kind == "extra_forbidden":

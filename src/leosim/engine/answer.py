@@ -1,0 +1,49 @@
+"""The plain answer to "does this place stay online?": per-terminal metrics of a run, by mode.
+
+Used by ``leosim demo`` and ``leosim run``; computation only (the CLI prints it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leosim.engine.run import RunResult
+from leosim.metrics import compare_runs, terminal_report
+from leosim.metrics._common import INTERNET
+
+ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "rtt_p95_ms",
+                  "throughput_p50_mbps", "gateway_main", "gateway_main_share"]
+
+
+def run_report(result: RunResult, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`leosim.metrics.terminal_report` of a run (one row per mode and pair)."""
+    return terminal_report(result.routes, nodes=result.nodes, sites=sites)
+
+
+def mode_comparison(report: pd.DataFrame) -> pd.DataFrame:
+    """Side-by-side table of the run's modes (rows: pairs; columns: metric x mode)."""
+    modes = list(dict.fromkeys(report["mode"]))
+    per_mode = {m: report[report["mode"] == m].drop(columns="mode") for m in modes}
+    return compare_runs(per_mode, [m for m in ANSWER_METRICS if m in report.columns])
+
+
+def answer_lines(report: pd.DataFrame) -> list[str]:
+    """One sentence per terminal route to the internet, per mode."""
+    lines = []
+    rows = report[report["dst"].astype(str) == INTERNET]
+    for _, r in rows.iterrows():
+        avail = 100 * r["availability"]
+        text = f"{r['src']} ({r['mode'].replace('_', ' ')}): online {avail:.1f}% of the time"
+        if r.get("outages", 0):
+            text += f", {int(r['outages'])} outage(s), longest {r['outage_longest_s']:.0f} s"
+        if np.isfinite(r.get("rtt_p50_ms", np.nan)):
+            text += f"; RTT p50 {r['rtt_p50_ms']:.1f} ms, p95 {r['rtt_p95_ms']:.1f} ms"
+        tp = r.get("throughput_p50_mbps", np.nan)
+        if tp is not None and np.isfinite(tp):
+            text += f"; throughput p50 {tp:.0f} Mbit/s"
+        gw = r.get("gateway_main")
+        if isinstance(gw, str) and gw:
+            text += f"; mostly via {gw} ({100 * r['gateway_main_share']:.0f}% of connected time)"
+        lines.append(text + ".")
+    return lines
