@@ -75,7 +75,9 @@ def summarise(draws: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
             mean = float(x.mean()) if len(x) else np.nan
             half = (float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1)
                           / np.sqrt(len(x))) if len(x) > 1 else np.nan)
-            row |= {f"{col}_mean": mean, f"{col}_ci_low": mean - half,
-                    f"{col}_ci_high": mean + half}
+            lo, hi = mean - half, mean + half
+            if col == "availability":  # a share: the interval is clipped to [0, 1]
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
+            row |= {f"{col}_mean": mean, f"{col}_ci_low": lo, f"{col}_ci_high": hi}
         out.append(row)
     return pd.DataFrame(out)

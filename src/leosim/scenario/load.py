@@ -68,7 +68,8 @@ def validate(data: dict, source: str = "<scenario>") -> ScenarioModel:
                                 where=where, hint="docs/scenario.md shows its form") from None
         bad = _value_at(data, loc)
         msg = err["msg"].removeprefix("Value error, ")
-        text = f"{msg}" if bad is None else f"bad value {bad!r}: {msg}"
+        # A whole table is not echoed: its validator's message names the values at fault.
+        text = msg if bad is None or isinstance(bad, dict) else f"bad value {bad!r}: {msg}"
         raise ScenarioError(text, source=source, where=where,
                             hint="see docs/scenario.md for the expected form") from None
 

@@ -184,8 +184,9 @@ class SatelliteLossSpec(_Timed):
 
     @model_validator(mode="after")
     def _something(self):
-        if not (self.fraction or self.satellites or self.planes or self.region
-                or self.laser_fraction):
+        given = self.model_fields_set & {"fraction", "satellites", "planes", "region",
+                                         "laser_fraction"}
+        if not given:
             raise ValueError("a satellite_loss threat needs fraction, satellites, planes, "
                              "region or laser_fraction")
         return self
