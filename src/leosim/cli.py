@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -39,9 +40,15 @@ def _load(path: Path):
     return build_scenario(load_scenario_file(path), base_dir=path.parent, source=str(path))
 
 
-def _run_scenario(scn, out_dir: Path, quiet: bool) -> None:
+def _default_workers(n_steps: int) -> int:
+    """Use every core for long runs (>= 1,200 steps); one process for short ones."""
+    return max(1, os.cpu_count() or 1) if n_steps >= 1200 else 1
+
+
+def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
+                  resume: bool = False, chunk_steps: int | None = None) -> None:
     from leosim.engine.answer import answer_lines, mode_comparison, run_report
-    from leosim.engine.run import run_scenario
+    from leosim.engine.chunked import run_chunked
     from leosim.io.atomic import atomic_write_text
     from leosim.metrics import format_comparison
 
@@ -58,8 +65,10 @@ def _run_scenario(scn, out_dir: Path, quiet: bool) -> None:
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("run", total=scn.times.n_steps * len(scn.modes))
-        result = run_scenario(scn, out_dir,
-                              progress=lambda done, total: bar.update(task, completed=done))
+        result = run_chunked(
+            scn, out_dir, workers=workers or _default_workers(scn.times.n_steps),
+            chunk_steps=chunk_steps, resume=resume,
+            progress=lambda done, total: bar.update(task, completed=done))
     report = run_report(result, result.sites)
     atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
     if quiet:
@@ -98,9 +107,17 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("out"),
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or tables.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "-j", "--workers", min=1, help="Local processes (default: all cores for long runs).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Keep the finished time chunks of an interrupted run.")] = False,
+    chunk_steps: Annotated[int | None, typer.Option(
+        "--chunk-steps", min=1, help="Steps per checkpointed time chunk.")] = None,
 ) -> None:
-    """Run a scenario file and write its results."""
-    _run_scenario(_load(scenario), output, quiet)
+    """Run a scenario file and write its results (time chunks, checkpointed, resumable)."""
+    _run_scenario(_load(scenario), output, quiet, workers=workers, resume=resume,
+                  chunk_steps=chunk_steps)
 
 
 @app.command()
@@ -109,6 +126,8 @@ def demo(
         "demo-out"),
     full: Annotated[bool, typer.Option("--full", help="Run the full 24 h at 1 s steps.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    workers: Annotated[int | None, typer.Option("-j", "--workers", min=1)] = None,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
 ) -> None:
     """Run the built-in scenario: Mariupol, March 2022, bent pipe vs laser mesh."""
     import attrs
@@ -119,7 +138,7 @@ def demo(
         scn = _load(Path(path))
     if full:
         scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 86_400.0, 1.0))
-    _run_scenario(scn, output, quiet)
+    _run_scenario(scn, output, quiet, workers=workers, resume=resume)
 
 
 @app.command()

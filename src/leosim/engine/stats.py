@@ -2,6 +2,8 @@
 
 Memory is fixed by the number of pairs, not the number of steps: min / max / mean / availability
 are exact; percentiles come from a per-pair histogram of 0.5 ms bins (so are exact to 0.5 ms).
+Sums are kept in integer picoseconds so that statistics merged from time chunks computed in any
+order (:meth:`PairStats.merge`) are bit-identical to a serial run.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class PairStats:
         shape = (len(self.modes), len(self.pairs))
         self.steps = np.zeros(shape, np.int64)
         self.reachable = np.zeros(shape, np.int64)
-        self.rtt_sum = np.zeros(shape)
+        self.rtt_sum_ps = np.zeros(shape, np.int64)  # exact, order-independent sums
         self.rtt_min = np.full(shape, np.inf)
         self.rtt_max = np.full(shape, -np.inf)
         self.changes = np.zeros(shape, np.int64)
@@ -75,7 +77,7 @@ class PairStats:
         self.steps[m] += 1
         self.reachable[m] += ok
         rtt0 = np.where(ok, r.rtt_ms, 0.0)
-        self.rtt_sum[m] += rtt0
+        self.rtt_sum_ps[m] += np.rint(rtt0 * 1e9).astype(np.int64)
         self.rtt_min[m] = np.where(ok, np.minimum(self.rtt_min[m], rtt0), self.rtt_min[m])
         self.rtt_max[m] = np.where(ok, np.maximum(self.rtt_max[m], rtt0), self.rtt_max[m])
         b = np.minimum((rtt0 / _BIN_MS).astype(np.int64), _N_BINS - 1)
@@ -94,6 +96,35 @@ class PairStats:
         self._prev_hash[m], self._prev_rtt[m] = h, r.rtt_ms
         self._prev_hops[m] = r.hops.astype(np.int16)
         return events
+
+    def prime(self, res: StepResult) -> None:
+        """Remember ``res`` as the previous step (for path changes) without counting it.
+
+        A time chunk starting at step k > 0 primes itself with step k - 1.
+        """
+        m = self.modes.index(res.mode)
+        r = res.routes
+        self._started[m] = True
+        self._prev_hash[m] = path_hashes(r.path_offsets, r.path_nodes)
+        self._prev_rtt[m] = r.rtt_ms
+        self._prev_hops[m] = r.hops.astype(np.int16)
+
+    _STATE = ("steps", "reachable", "rtt_sum_ps", "rtt_min", "rtt_max", "changes", "hist",
+              "error_counts")
+
+    def merge(self, other: PairStats) -> None:
+        """Add another chunk's statistics (same pairs and modes) into this one."""
+        for name in ("steps", "reachable", "rtt_sum_ps", "changes", "hist", "error_counts"):
+            getattr(self, name).__iadd__(getattr(other, name))
+        np.minimum(self.rtt_min, other.rtt_min, out=self.rtt_min)
+        np.maximum(self.rtt_max, other.rtt_max, out=self.rtt_max)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for name in self._STATE:
+            setattr(self, name, np.array(state[name]))
 
     def _events(self, res: StepResult, idx: np.ndarray, m: int) -> pa.RecordBatch:
         r = res.routes
@@ -134,7 +165,7 @@ class PairStats:
                     "steps": int(self.steps[m, i]),
                     "availability": n_ok / max(int(self.steps[m, i]), 1),
                     "rtt_min_ms": _num(self.rtt_min[m, i]) if n_ok else None,
-                    "rtt_mean_ms": _num(self.rtt_sum[m, i] / n_ok) if n_ok else None,
+                    "rtt_mean_ms": _num(self.rtt_sum_ps[m, i] / 1e9 / n_ok) if n_ok else None,
                     "rtt_p50_ms": _num(p50[m, i]),
                     "rtt_p95_ms": _num(p95[m, i]),
                     "rtt_max_ms": _num(self.rtt_max[m, i]) if n_ok else None,
