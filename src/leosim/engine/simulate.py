@@ -84,7 +84,8 @@ def simulate(
             state = threats.state_at(float(t)) if threats is not None else None
             for mode in modes:
                 topo = network.topology(ecef, mode=mode, threats=state)
-                routes = shortest_routes(build_graph(topo), pairs, pops, method=method)
+                live_pops = pops if state is None else pops[~state.dead_sites[pops]]
+                routes = shortest_routes(build_graph(topo), pairs, live_pops, method=method)
                 _explain_unreachable(routes, topo.gsl.site, len(network.ground), network)
                 if state is not None and state.dead_sites.any():
                     _mark_destroyed(routes, state.dead_sites)

@@ -231,6 +231,13 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     from leosim.scenario.threats import build_threats
 
     threats = build_threats(model, network, seed=sc.seed, source=source) if model.threats else None
+    mc = model.montecarlo
+    if mc is not None and (mc.threat >= len(model.threats)
+                           or model.threats[mc.threat].type != "satellite_loss"):
+        raise ScenarioError(
+            f"montecarlo.threat = {mc.threat} is not a satellite_loss threat of this scenario",
+            source=source, where="montecarlo.threat",
+            hint='add a [[threats]] entry with type = "satellite_loss" and give its index')
     return Scenario(sc.name, network, times, build_pairs(model, ground, source),
                     tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
                     threats)
