@@ -146,32 +146,44 @@ def montecarlo(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a satellite_loss "
                                                   "threat and a [montecarlo] table.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("mc"),
-    draws: Annotated[int | None, typer.Option(help="Draws per value (overrides the file).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://HOST:PORT); default: an embedded LocalCluster.")
+    ] = None,
+    workers: Annotated[int, typer.Option("-j", "--workers", min=1,
+                                         help="Workers of the embedded LocalCluster.")] = 2,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep members already on disk.")
+                      ] = False,
+    serial: Annotated[bool, typer.Option("--serial", help="No Dask: run in this process.")
+                      ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
-    """Seeded Monte Carlo of a random threat: availability and RTT with confidence intervals."""
+    """Seeded Monte Carlo of a random threat on Dask: availability and RTT with CIs."""
     from leosim.engine.montecarlo import run_draws, summarise
+    from leosim.engine.sweep import run_sweep
     from leosim.io.atomic import atomic_write_text
     from leosim.metrics import format_comparison
     from leosim.scenario.model import MonteCarloSection
 
     scn = _load(scenario)
     mc = scn.model.montecarlo or MonteCarloSection()
-    if draws is not None:
-        mc = mc.model_copy(update={"draws": draws})
-    with Progress(TextColumn("draws"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, disable=quiet, transient=True) as bar:
+    with Progress(TextColumn("members"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("mc", total=len(mc.values) * mc.draws)
-        table = run_draws(scn, mc, progress=lambda d, t: bar.update(task, completed=d))
-    summary = summarise(table, mc.confidence)
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output / "draws.csv", table.to_csv(index=False))
-    atomic_write_text(output / "montecarlo.csv", summary.to_csv(index=False))
+        tick = lambda d, t: bar.update(task, completed=d)  # noqa: E731
+        if serial:
+            table = run_draws(scn, mc, progress=tick)
+            summary = summarise(table, mc.confidence)
+            output.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(output / "draws.csv", table.to_csv(index=False))
+            atomic_write_text(output / "montecarlo.csv", summary.to_csv(index=False))
+        else:
+            table, summary = run_sweep(scenario, output, scheduler=scheduler, n_workers=workers,
+                                       resume=resume, progress=tick)
     if not quiet:
         out.print(f"[bold]{escape(scn.name)}[/]: {mc.parameter} of threat {mc.threat}, "
                   f"{mc.draws} draws per value, {100 * mc.confidence:g}% CI", highlight=False)
         out.print(format_comparison(summary), highlight=False, soft_wrap=True)
-        out.print(f"results in {escape(str(output))} (draws.csv, montecarlo.csv)",
+        out.print(f"results in {escape(str(output))} (draws/, draws.csv, montecarlo.csv)",
                   highlight=False)
 
 

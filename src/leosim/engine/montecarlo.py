@@ -37,9 +37,24 @@ def _variant(scn: Scenario, mc: MonteCarloSection, value: float, seed: int) -> S
     return attrs.evolve(scn, model=model, threats=timeline, seed=seed)
 
 
+def member_rows(scn: Scenario, mc: MonteCarloSection, value_index: int, draw: int) -> list[dict]:
+    """Rows of one member (one value, one draw): one per mode."""
+    value = mc.values[value_index]
+    seed = draw_seed(scn.seed, value_index, draw)
+    routes = run_scenario(_variant(scn, mc, value, seed)).routes
+    rows = []
+    for mode, grp in routes.groupby("mode", sort=False):
+        ok = grp["rtt_ms"].notna()
+        rows.append({"value": float(value), "draw": draw, "seed": seed, "mode": str(mode),
+                     "availability": float(ok.mean()),
+                     "rtt_p50_ms": float(grp.loc[ok, "rtt_ms"].median()) if ok.any()
+                     else np.nan})
+    return rows
+
+
 def run_draws(scn: Scenario, mc: MonteCarloSection | None = None,
               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """One row per (value, draw, mode): ``availability``, ``rtt_p50_ms``, ``seed``."""
+    """One row per (value, draw, mode): ``availability``, ``rtt_p50_ms``, ``seed`` (serial)."""
     mc = mc or scn.model.montecarlo or MonteCarloSection()
     if mc.threat >= len(scn.model.threats) or not isinstance(
             scn.model.threats[mc.threat], SatelliteLossSpec):
@@ -49,16 +64,9 @@ def run_draws(scn: Scenario, mc: MonteCarloSection | None = None,
             hint="add a [[threats]] entry with type = \"satellite_loss\" and point to its index")
     rows = []
     total, done = len(mc.values) * mc.draws, 0
-    for vi, value in enumerate(mc.values):
+    for vi in range(len(mc.values)):
         for d in range(mc.draws):
-            seed = draw_seed(scn.seed, vi, d)
-            routes = run_scenario(_variant(scn, mc, value, seed)).routes
-            for mode, grp in routes.groupby("mode", sort=False):
-                ok = grp["rtt_ms"].notna()
-                rows.append({"value": value, "draw": d, "seed": seed, "mode": mode,
-                             "availability": float(ok.mean()),
-                             "rtt_p50_ms": float(grp.loc[ok, "rtt_ms"].median())
-                             if ok.any() else np.nan})
+            rows.extend(member_rows(scn, mc, vi, d))
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -1,0 +1,129 @@
+"""A Monte Carlo sweep on a real Dask cluster survives losing a worker, with serial results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leosim.api import load_scenario
+from leosim.engine.montecarlo import run_draws
+from leosim.engine.sweep import run_sweep
+
+SCENARIO = """
+[scenario]
+name = "dask sweep test"
+epoch = "2022-03-20T12:00:00Z"
+duration_s = 40
+step_s = 2
+seed = 11
+modes = ["bent_pipe", "laser"]
+[constellation]
+preset = "starlink-550"
+[ground]
+cities = ["London", "Paris", "Berlin", "Warsaw"]
+gateways = "starlink"
+gateway_region = { lat_deg = 50.0, lon_deg = 10.0, radius_km = 2000 }
+pops = "starlink"
+[routing]
+pairs = "all"
+to_internet = "terminals"
+[[threats]]
+type = "satellite_loss"
+fraction = 0.0
+[montecarlo]
+values = [0.0, 0.2, 0.4, 0.6]
+draws = 4
+"""
+
+DASK = Path(sys.executable).with_name("dask")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(DASK), *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.skipif(not DASK.exists(), reason="the dask command is not installed")
+def test_sweep_survives_a_killed_worker(tmp_path):
+    scenario = tmp_path / "sweep.toml"
+    scenario.write_text(SCENARIO)
+    serial = run_draws(load_scenario(scenario))
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                     "--no-dashboard"], tmp_path / "scheduler.log")]
+    try:
+        time.sleep(2.0)
+        # No nanny: a killed worker stays dead (a nanny would restart it).
+        workers = [_start(["worker", address, "--nthreads", "1", "--no-nanny",
+                           "--no-dashboard", "--name", f"w{i}"], tmp_path / f"worker{i}.log")
+                   for i in range(2)]
+        procs += workers
+        out = tmp_path / "out"
+        killed = []
+
+        def progress(done: int, total: int) -> None:
+            # Kill one worker once the sweep is under way (some members done, most not).
+            if done >= 3 and not killed:
+                os.killpg(workers[0].pid, signal.SIGKILL)
+                killed.append(done)
+
+        draws, summary = run_sweep(scenario, out, scheduler=address, progress=progress)
+        assert killed and killed[0] < 16, "the worker was not killed mid-sweep"
+        assert workers[0].wait(5) == -signal.SIGKILL
+        pd.testing.assert_frame_equal(draws, serial, check_dtype=False)
+        assert len(list((out / "draws").rglob("*.parquet"))) == 16
+        assert (out / "montecarlo.csv").exists()
+    finally:
+        for p in procs:
+            _stop(p)
+
+
+def test_sweep_killed_with_sigkill_resumes_to_serial_result(tmp_path):
+    scenario = tmp_path / "sweep.toml"
+    scenario.write_text(SCENARIO)
+    serial = run_draws(load_scenario(scenario))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "leosim", "montecarlo", str(scenario), "-o", str(out), "-q",
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(list(out.rglob("draw=*.parquet"))) < 3:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the client and its LocalCluster workers
+    proc.wait()
+    kept = {p: p.stat().st_mtime_ns for p in out.rglob("draw=*.parquet")}
+    assert 3 <= len(kept) < 16
+    assert not (out / "montecarlo.csv").exists()
+    res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # not recomputed
+    resumed = pd.read_csv(out / "draws.csv")
+    pd.testing.assert_frame_equal(resumed, serial.reset_index(drop=True), check_dtype=False)
