@@ -100,17 +100,20 @@ def _run_forked(k: int, start: int, stop: int, parts: str) -> int:
 
 
 def _concat(paths: list[Path], dest: Path, schema) -> None:
-    sink = ParquetSink(dest, schema)
+    """Append the parts' row groups to ``dest`` one at a time (memory: one row group)."""
+    tmp = dest.with_name(f".{dest.name}.partial")
+    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
     try:
         for path in paths:
             pf = pq.ParquetFile(path)
             for g in range(pf.num_row_groups):
-                for batch in pf.read_row_group(g).to_batches():
-                    sink.write(batch)
+                writer.write_table(pf.read_row_group(g))
     except BaseException:
-        sink.abort()
+        writer.close()
+        tmp.unlink(missing_ok=True)
         raise
-    sink.close()
+    writer.close()
+    os.replace(tmp, dest)
 
 
 def run_chunked(

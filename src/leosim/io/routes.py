@@ -101,7 +101,7 @@ class ParquetSink:
     """Stream batches to ``path`` via a hidden ``.partial`` file renamed on :meth:`close`."""
 
     def __init__(self, path: str | Path, schema: pa.Schema = SCHEMA,
-                 rows_per_group: int = 250_000) -> None:
+                 rows_per_group: int = 50_000) -> None:
         self.path = Path(path)
         self._tmp = partial_path(self.path)
         self._tmp.parent.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,8 @@ class TLEConstellation(Constellation):
     (10, 1446, 3)
     """
 
-    def __init__(self, element_sets: Sequence[ElementSet], epoch: datetime | str) -> None:
+    def __init__(self, element_sets: Sequence[ElementSet], epoch: datetime | str,
+                 *, interpolate_s: float | None = None) -> None:
         if not element_sets:
             raise ValueError("a constellation needs at least one element set")
         self.element_sets = tuple(element_sets)
@@ -104,6 +105,9 @@ class TLEConstellation(Constellation):
         self.catalog_numbers = np.array([es.catalog_number for es in self.element_sets])
         self.sat_ids = _unique_ids([es.name or str(es.catalog_number) for es in self.element_sets])
         self._array = SatrecArray([es.satrec for es in self.element_sets])
+        if interpolate_s is not None and not interpolate_s > 0:
+            raise ValueError(f"interpolate_s must be > 0, got {interpolate_s!r}")
+        self.interpolate_s = interpolate_s
 
     @classmethod
     def from_tle_file(
@@ -145,14 +149,47 @@ class TLEConstellation(Constellation):
         r[err != 0] = np.nan
         return r, err
 
+    def _teme_rv(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """TEME positions, velocities (km, km/s) ``(T, N, 3)`` and codes ``(T, N)`` at ``t``."""
+        jd, fr = julian_date(self.epoch, t)
+        e, r, v = self._array.sgp4(jd, fr)
+        r, v, e = r.transpose(1, 0, 2), v.transpose(1, 0, 2), e.T.astype(np.int8)
+        r[e != 0] = np.nan
+        return r, v, e
+
+    def _teme_interpolated(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cubic Hermite interpolation between SGP4 states every ``interpolate_s`` seconds.
+
+        Positions and velocities at the two knots around each time define a cubic per axis in
+        the (inertial) TEME frame; the error is measured in tests/test_interpolation.py.
+        """
+        h = self.interpolate_s
+        k0 = np.floor(t / h)
+        knots = np.unique(np.concatenate([k0, k0 + 1])) * h
+        r_k, v_k, e_k = self._teme_rv(knots)
+        i0 = np.searchsorted(knots, k0 * h)
+        i1 = i0 + 1
+        u = ((t - k0 * h) / h)[:, None, None]
+        h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
+        h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
+        r = h00 * r_k[i0] + h10 * h * v_k[i0] + h01 * r_k[i1] + h11 * h * v_k[i1]
+        err = np.where(e_k[i0] != 0, e_k[i0], e_k[i1])
+        r[err != 0] = np.nan
+        return r, err
+
     def propagate(self, t_s: float | np.ndarray) -> SatelliteStates:
         """Earth-fixed positions at ``epoch + t_s``: ``(N, 3)``/``(N,)`` or ``(T, N, 3)``/``(T, N)``.
 
-        Satellites that fail to propagate have NaN coordinates and their sgp4 error code.
+        Satellites that fail to propagate have NaN coordinates and their sgp4 error code. With
+        ``interpolate_s``, SGP4 runs only on a grid of that spacing and positions in between are
+        interpolated (cubic Hermite on positions and velocities).
         """
         t = np.asarray(t_s, dtype=float)
         jd, fr = julian_date(self.epoch, t.ravel())
-        r, err = self._teme(jd, fr)
+        if self.interpolate_s is not None:
+            r, err = self._teme_interpolated(t.ravel())
+        else:
+            r, err = self._teme(jd, fr)
         ecef = rotate_z(r, gmst_rad(jd, fr))
         return SatelliteStates(ecef.reshape(t.shape + r.shape[1:]), err.reshape(t.shape + (-1,)))
 

@@ -16,11 +16,14 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def dijkstra_to_targets(indptr, indices, weights, sources, target_ptr, targets, n_nodes):
+def dijkstra_to_targets(indptr, indices, weights, sources, target_ptr, targets, n_nodes,
+                        any_of, want_any):
     """Distances ``(S, V)`` and predecessors ``(S, V)`` from each source.
 
-    ``targets[target_ptr[s]:target_ptr[s + 1]]`` are the nodes source ``s`` needs; an empty
-    range means "settle everything".
+    ``targets[target_ptr[s]:target_ptr[s + 1]]`` are the nodes source ``s`` needs, all of them;
+    ``any_of`` (bool per node) marks nodes of which source ``s`` needs only the first settled
+    (its nearest point of presence) when ``want_any[s]``. A source with no target at all settles
+    everything.
     """
     n_src = len(sources)
     dist = np.full((n_src, n_nodes), np.inf)
@@ -37,7 +40,8 @@ def dijkstra_to_targets(indptr, indices, weights, sources, target_ptr, targets, 
             if tag[t] != s + 1:
                 tag[t] = s + 1
                 remaining += 1
-        stop_early = remaining > 0
+        need_any = want_any[s]
+        stop_early = remaining > 0 or need_any
         d = dist[s]
         p = pred[s]
         src = sources[s]
@@ -78,9 +82,12 @@ def dijkstra_to_targets(indptr, indices, weights, sources, target_ptr, targets, 
                 hk[i] = lk
                 hn[i] = ln
                 pos[ln] = i
-            if stop_early and tag[u] == s + 1:
-                remaining -= 1
-                if remaining == 0:
+            if stop_early:
+                if tag[u] == s + 1:
+                    remaining -= 1
+                if need_any and any_of[u]:
+                    need_any = False  # the nearest of the "any" nodes is settled
+                if remaining == 0 and not need_any:
                     break
             for e in range(indptr[u], indptr[u + 1]):
                 v = indices[e]

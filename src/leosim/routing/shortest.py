@@ -131,21 +131,20 @@ def _numba_search(graph, sources, row, dst, internet, pop_sites):
     n = graph.n_sats
     pops = np.asarray(pop_sites if pop_sites is not None else [], dtype=np.int64)
     direct = ~internet
-    t_row = [row[direct]]
-    t_node = [n + dst[direct]]
-    if internet.any() and len(pops):
-        rows_net = np.unique(row[internet])
-        t_row.append(np.repeat(rows_net, len(pops)))
-        t_node.append(np.tile(n + pops, len(rows_net)))
-    t_row, t_node = np.concatenate(t_row), np.concatenate(t_node)
+    t_row, t_node = row[direct], n + dst[direct]
     order = np.argsort(t_row, kind="stable")
     ptr = np.zeros(len(sources) + 1, dtype=np.int64)
     np.cumsum(np.bincount(t_row, minlength=len(sources)), out=ptr[1:])
     mat = graph.matrix
+    any_of = np.zeros(mat.shape[0], dtype=np.bool_)
+    any_of[n + pops] = True
+    want_any = np.zeros(len(sources), dtype=np.bool_)
+    if len(pops):
+        want_any[np.unique(row[internet])] = True
     return dijkstra_to_targets(
         mat.indptr, mat.indices, mat.data.astype(np.float64, copy=False),
         graph.source_node[sources].astype(np.int64), ptr, t_node[order].astype(np.int64),
-        mat.shape[0],
+        mat.shape[0], any_of, want_any,
     )
 
 

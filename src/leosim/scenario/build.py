@@ -76,9 +76,12 @@ def build_constellation(model: ScenarioModel, base: Path, source: str) -> Conste
 
         epoch = parse_epoch(epoch_text) if epoch_text else None
         if c.tle_file is not None:
-            return TLEConstellation.from_tle_file(_resolve(base, c.tle_file), epoch)
-        if c.omm_file is not None:
-            return TLEConstellation.from_omm_file(_resolve(base, c.omm_file), epoch)
+            tle = TLEConstellation.from_tle_file(_resolve(base, c.tle_file), epoch)
+        else:
+            tle = TLEConstellation.from_omm_file(_resolve(base, c.omm_file), epoch)
+        if c.interpolate_s:
+            tle.interpolate_s = float(c.interpolate_s)
+        return tle
     except ScenarioError:
         raise
     except InputError as exc:
@@ -106,9 +109,10 @@ def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
             raise _err(source, f"ground.cities[{i}]", exc) from None
     taken = {s.name for s in sites}
     for city in top_cities(g.top_cities) if g.top_cities else []:
-        if city.name not in taken:
-            sites.append(Site.at(city.name, city.lat_deg, city.lon_deg, country=city.country))
-            taken.add(city.name)
+        name = city.name if city.name not in taken else f"{city.name}, {city.country}"
+        if name not in taken:  # two cities of one name: the second is "Name, CC"
+            sites.append(Site.at(name, city.lat_deg, city.lon_deg, country=city.country))
+            taken.add(name)
     for i, spec in enumerate(g.sites):
         try:
             sites.append(_site_from_spec(spec))

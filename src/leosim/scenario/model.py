@@ -42,11 +42,12 @@ class ConstellationSection(_Strict):
     tle_file: str | None = None
     omm_file: str | None = None
     hypatia_dir: str | None = None
+    interpolate_s: float = Field(60.0, ge=0, le=600)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ConstellationSection:
         given = [k for k in ("preset", "shells", "tle_file", "omm_file", "hypatia_dir")
-                 if getattr(self, k) is not None]
+                 if getattr(self, k) is not None]  # interpolate_s is a setting, not a source
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of preset, shells, tle_file, omm_file, hypatia_dir"

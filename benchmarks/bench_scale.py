@@ -1,0 +1,216 @@
+"""Scale benchmark: every target of the scale issue in one table, baselines measured in the run.
+
+Rows (medians of several steps; machines are shared and noisy, so read ratios first):
+
+A. Starlink Gen1 (4,408) + 100 cities, all 4,950 pairs: ms per step on one core (full step:
+   propagation, links, graph, routes). Baseline: SciPy ``csgraph.dijkstra`` from every ground site.
+B. The same over 24 h at 1 s with both cores: ``run_chunked`` (workers=2, Parquet written) on a
+   sample of steps, extrapolated to 86,400 steps.
+C. Starlink-550 (1,584) + 100 cities: routing speed-up over a straightforward SciPy
+   ``csgraph.dijkstra`` from every ground site, and over NetworkX (on a subset of sources, scaled).
+D. Starlink Gen2 (29,988) + 1,000 cities (each to its nearest PoP, bundled gateways and PoPs):
+   s per step and peak RSS (separate process).
+E. Memory flat in run length: peak RSS of a 24 h run vs a 1 h run (Starlink-550 + 10 cities,
+   10 s steps, separate processes).
+F. TLE input (4,513 real element sets, SGP4 every 60 s + Hermite) vs Walker Gen1, bent pipe, all
+   pairs of 100 cities: ms per step of the engine loop (mean over the steps).
+
+Run: ``python benchmarks/bench_scale.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from bench_routing import all_pairs, make_network, step
+from leosim.engine.chunked import run_chunked
+from leosim.orbits.sgp4_constellation import TLEConstellation
+from leosim.routing.graph import build_graph, edge_list
+from leosim.timebase import TimeGrid
+
+ROOT = Path(__file__).resolve().parents[1]
+TLE_2023 = ROOT / "benchmarks" / "data" / "starlink_2023-07-29.tle"
+
+
+def median_ms(fn, repeats: int) -> float:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out) * 1e3
+
+
+def scipy_all_sources(net, t: float) -> None:
+    g = build_graph(net.topology(net.constellation.propagate(t).ecef_km))
+    dijkstra(g.matrix, directed=True, indices=g.source_node, return_predecessors=True)
+
+
+def row_a_c(preset: str, repeats: int, nx_sources: int) -> dict:
+    import networkx as nx
+
+    net = make_network(preset, 100)
+    pairs = all_pairs(100)
+    step(net, pairs, 0.0)
+    ts = iter(np.arange(1, 100) * 41.0)
+    ours = median_ms(lambda: step(net, pairs, next(ts)), repeats)
+    scipy_ms = median_ms(lambda: scipy_all_sources(net, next(ts)), repeats)
+    src, dst, w = edge_list(net.topology(net.constellation.propagate(7.0).ecef_km))
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist(), strict=True))
+    sources = build_graph(net.topology(net.constellation.propagate(7.0).ecef_km)).source_node
+    sub = sources[:: max(1, len(sources) // nx_sources)][:nx_sources]
+    t0 = time.perf_counter()
+    for s in sub:
+        nx.single_source_dijkstra(g, int(s))
+    nx_ms = (time.perf_counter() - t0) * 1e3 * len(sources) / len(sub)
+    return {"ours_ms": ours, "scipy_ms": scipy_ms, "nx_ms": nx_ms}
+
+
+def row_b(sample_steps: int) -> dict:
+    import leosim
+
+    scn = leosim.load_scenario(ROOT / "benchmarks" / "gen1_top100.toml")
+    scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, float(sample_steps), 1.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_chunked(scn, tmp, workers=2, chunk_steps=max(1, sample_steps // 4))
+        wall = time.perf_counter() - t0
+        size = sum(f.stat().st_size for f in Path(tmp).rglob("*"))
+    return {"s_per_step": wall / sample_steps, "bytes_per_step": size / sample_steps}
+
+
+def child_rss(code: str) -> tuple[float, dict]:
+    """Run ``code`` in a fresh interpreter; return (its peak RSS in MB, its JSON output)."""
+    # VmHWM of the child's own address space (ru_maxrss would include the parent's at fork).
+    code += ("\nimport json as _j\n"
+             "_hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+             "print(_j.dumps({'rss_kb': int(_hwm.split()[1])}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT / "benchmarks")
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1])["rss_kb"] / 1024, json.loads(lines[-2])
+
+
+GEN2 = """
+import json, time, numpy as np
+from leosim.engine.network import LinkRules, Network
+from leosim.ground import GroundSegment, Site, top_cities, starlink_gateways, starlink_pops
+from leosim.links.fibre import auto_fibre_pairs, fibre_links
+from leosim.links.isl import plus_grid_pairs
+from leosim.orbits.presets import get_preset
+from leosim.routing.graph import build_graph
+from leosim.routing.shortest import shortest_routes, INTERNET
+from leosim.timebase import parse_epoch
+c = get_preset("starlink-gen2").build(parse_epoch("2022-03-15T00:00:00Z"))
+sites, names = [], set()
+for x in top_cities(1000):
+    name = x.name if x.name not in names else f"{x.name}, {x.country}"
+    names.add(name)
+    sites.append(Site.at(name, x.lat_deg, x.lon_deg))
+sites += [s for s in starlink_gateways() + starlink_pops() if s.name not in names]
+g = GroundSegment(sites)
+f = fibre_links(g.lat_deg, g.lon_deg, auto_fibre_pairs(g.kinds, g.lat_deg, g.lon_deg))
+net = Network(c, g, plus_grid_pairs(c), f, LinkRules())
+pairs = np.stack([np.arange(1000), np.full(1000, INTERNET)], axis=1)
+pops = g.of_kind("pop")
+def one(t):
+    topo = net.topology(c.propagate(t).ecef_km)
+    return shortest_routes(build_graph(topo), pairs, pops)
+one(0.0)
+ts = []
+for k in range(REPEATS):
+    t0 = time.perf_counter(); r = one(60.0 * (k + 1)); ts.append(time.perf_counter() - t0)
+print(json.dumps({"s_per_step": float(np.median(ts)),
+                  "reachable": float(np.isfinite(r.rtt_ms).mean())}))
+"""
+
+FLAT = """
+import json, attrs, tempfile, leosim
+from leosim.timebase import TimeGrid
+from leosim.engine.chunked import run_chunked
+scn = leosim.load_scenario("flat.toml")
+scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, HOURS * 3600.0, 10.0))
+with tempfile.TemporaryDirectory() as tmp:
+    run_chunked(scn, tmp, workers=1)
+print(json.dumps({"steps": scn.times.n_steps}))
+"""
+
+
+def row_f(steps: int) -> dict:
+    """Time the engine's own loop (positions propagated in chunks of 32 steps, as in a run)."""
+    from leosim.engine.simulate import simulate
+    from leosim.orbits.presets import get_preset
+
+    tle = TLEConstellation.from_tle_file(TLE_2023)
+    tle.interpolate_s = 60.0
+    walker = get_preset("starlink-gen1").build(tle.epoch)
+    out = {}
+    for name, c in (("tle", tle), ("walker", walker)):
+        net = make_network("starlink-gen1", 100)
+        net = attrs.evolve(net, constellation=c, isl_pairs=np.empty((0, 2), dtype=np.int64))
+        pairs = all_pairs(100)
+        for _ in simulate(net, [0.0], pairs):
+            pass
+        t0 = time.perf_counter()
+        for _ in simulate(net, np.arange(1.0, steps + 1), pairs):
+            pass
+        out[name] = (time.perf_counter() - t0) * 1e3 / steps
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="leosim scale benchmark")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter runs")
+    args = ap.parse_args()
+    reps = 3 if args.quick else 7
+    rows = []
+    a = row_a_c("starlink-gen1", reps, 5)
+    rows.append(("A Gen1+100 all pairs, 1 core", f"{a['ours_ms']:.1f} ms/step", "<= 10 ms",
+                 f"scipy {a['scipy_ms']:.1f} ms", a["scipy_ms"] / a["ours_ms"],
+                 a["ours_ms"] <= 10))
+    b = row_b(120 if args.quick else 600)
+    minutes = b["s_per_step"] * 86_400 / 60
+    rows.append(("B Gen1+100 24 h @1 s, 2 cores", f"{minutes:.0f} min (est.)", "< 15 min",
+                 f"{b['bytes_per_step'] * 86_400 / 2**30:.1f} GiB output", float("nan"),
+                 minutes < 15))
+    c = row_a_c("starlink-550", reps, 10)
+    rows.append(("C 550+100 vs scipy all sources", f"{c['ours_ms']:.1f} ms/step", ">= 20x",
+                 f"scipy {c['scipy_ms']:.1f} ms", c["scipy_ms"] / c["ours_ms"],
+                 c["scipy_ms"] / c["ours_ms"] >= 20))
+    rows.append(("C 550+100 vs NetworkX", f"{c['ours_ms']:.1f} ms/step", ">= 200x",
+                 f"networkx {c['nx_ms']:.0f} ms", c["nx_ms"] / c["ours_ms"],
+                 c["nx_ms"] / c["ours_ms"] >= 200))
+    rss, d = child_rss(GEN2.replace("REPEATS", "2" if args.quick else "5"))
+    rows.append(("D Gen2+1000 to internet", f"{d['s_per_step']:.2f} s/step, {rss:.0f} MB",
+                 "<= 1 s, <= 4 GB", f"reachable {100 * d['reachable']:.0f}%", float("nan"),
+                 d["s_per_step"] <= 1 and rss <= 4096))
+    rss_1h, _ = child_rss(FLAT.replace("HOURS", "1"))
+    rss_24h, _ = child_rss(FLAT.replace("HOURS", "24"))
+    rows.append(("E peak RSS 24 h vs 1 h", f"{rss_24h:.0f} vs {rss_1h:.0f} MB", "within 10%",
+                 "1 h run", rss_24h / rss_1h, rss_24h <= 1.1 * rss_1h))
+    f = row_f(32 if args.quick else 96)
+    rows.append(("F TLE (4,513) vs Walker Gen1", f"{f['tle']:.1f} vs {f['walker']:.1f} ms",
+                 "within 2x", f"walker {f['walker']:.1f} ms", f["tle"] / f["walker"],
+                 f["tle"] <= 2 * f["walker"]))
+    head = f"{'target':34} {'measured':26} {'goal':16} {'baseline':22} {'ratio':>7}  met"
+    print(head)
+    print("-" * len(head))
+    for name, meas, goal, base, ratio, met in rows:
+        r = "" if np.isnan(ratio) else f"{ratio:.2f}"
+        print(f"{name:34} {meas:26} {goal:16} {base:22} {r:>7}  {'yes' if met else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
