@@ -71,6 +71,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
             progress=lambda done, total: bar.update(task, completed=done))
     report = run_report(result, result.sites)
     atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
+    from leosim.report import write_report
+
+    write_report(out_dir, scenario=scn)
     if quiet:
         return
     if len(scn.modes) > 1:
@@ -83,8 +86,8 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print("[bold]answer[/]")
         for line in lines:
             out.print("  " + escape(line), highlight=False)
-    out.print(f"results in [bold]{escape(str(out_dir))}[/] (routes.parquet, path_changes.parquet, "
-              f"nodes.parquet, sites.parquet, summary.json, report.csv) in "
+    out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
+              f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False)
 
 
@@ -229,6 +232,15 @@ def export_tles(
     constellation = get_preset(preset).build(parse_epoch(epoch))
     write_tles(output, constellation)
     out.print(f"wrote {constellation.n_sats} element sets to {output}")
+
+
+def _register_views() -> None:
+    from leosim.report.cli import plot
+
+    app.command("plot")(plot)
+
+
+_register_views()
 
 
 def main(argv: list[str] | None = None) -> None:
