@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean viewer-assets
 
 $(BIN)/leosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(BIN)/leosim: pyproject.toml
 demo: $(BIN)/leosim
 	$(BIN)/leosim demo -o demo-out
 
-test: $(BIN)/leosim
+# CesiumJS for `leosim view`, from the npm registry (set-up only; nothing is fetched at run time).
+viewer-assets: $(BIN)/leosim
+	$(BIN)/python -m leosim.viewer.assets install
+
+test: $(BIN)/leosim viewer-assets
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/pytest
 
@@ -24,4 +28,4 @@ bench: $(BIN)/leosim
 	$(BIN)/python benchmarks/bench_routing.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache .leosim-assets

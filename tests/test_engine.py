@@ -28,7 +28,7 @@ from leosim.scenario.load import load_scenario_file
 
 C_KM_S = 299_792.458  # speed of light, km/s (SI)
 OUTPUTS = ("routes.parquet", "path_changes.parquet", "nodes.parquet", "sites.parquet",
-           "summary.json", "report.csv", "report.html")
+           "summary.json", "report.csv", "report.html", "scene.czml", "viewer.json")
 
 # Small but complete: lasers and bent pipe, gateways, PoPs with fibre, internet routes, and a
 # site near the South Pole that no 53 deg satellite ever sees (always unreachable).

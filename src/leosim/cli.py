@@ -74,6 +74,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
     from leosim.report import write_report
 
     write_report(out_dir, scenario=scn)
+    from leosim.viewer.czml import write_czml
+
+    write_czml(scn, out_dir)
     if quiet:
         return
     if len(scn.modes) > 1:
@@ -87,7 +90,8 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         for line in lines:
             out.print("  " + escape(line), highlight=False)
     out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
-              f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv) in "
+              f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv, "
+              f"scene.czml for `leosim view`) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False)
 
 
@@ -236,8 +240,10 @@ def export_tles(
 
 def _register_views() -> None:
     from leosim.report.cli import plot
+    from leosim.viewer.cli import view
 
     app.command("plot")(plot)
+    app.command("view")(view)
 
 
 _register_views()
