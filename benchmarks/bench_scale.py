@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from bench_routing import all_pairs, make_network, step
+from bench_routing import timed as median_ms
 from leosim.engine.chunked import run_chunked
 from leosim.orbits.sgp4_constellation import TLEConstellation
 from leosim.routing.graph import build_graph, edge_list
@@ -41,15 +41,6 @@ from leosim.timebase import TimeGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 TLE_2023 = ROOT / "benchmarks" / "data" / "starlink_2023-07-29.tle"
-
-
-def median_ms(fn, repeats: int) -> float:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out) * 1e3
 
 
 def scipy_all_sources(net, t: float) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from leosim.constants import C_KM_S, FIBRE_REFRACTIVE_INDEX, R_EARTH_MEAN_KM
+from leosim.constants import C_KM_S, FIBRE_REFRACTIVE_INDEX
+from leosim.ground.geodesy import great_circle_km
 
 
 @attrs.frozen
@@ -40,14 +41,6 @@ class FibreLinks:
         if dead_links is not None:
             keep &= ~dead_links
         return self.subset(keep)
-
-
-def great_circle_km(lat1_deg, lon1_deg, lat2_deg, lon2_deg) -> np.ndarray:
-    """Haversine distance on a sphere of the IUGG mean Earth radius (6,371.0088 km)."""
-    p1, p2 = np.deg2rad(lat1_deg), np.deg2rad(lat2_deg)
-    dl = np.deg2rad(np.asarray(lon2_deg) - np.asarray(lon1_deg))
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * R_EARTH_MEAN_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def fibre_delay_ms(length_km: np.ndarray, route_factor: float = 1.0) -> np.ndarray:

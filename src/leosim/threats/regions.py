@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from leosim.links.fibre import great_circle_km
+from leosim.ground.geodesy import great_circle_km
 
 
 @attrs.frozen
