@@ -127,3 +127,32 @@ def test_sweep_killed_with_sigkill_resumes_to_serial_result(tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # not recomputed
     resumed = pd.read_csv(out / "draws.csv")
     pd.testing.assert_frame_equal(resumed, serial.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.skipif(not DASK.exists(), reason="the dask command is not installed")
+def test_time_chunks_on_dask_equal_a_serial_run(tmp_path):
+    from leosim.engine.run import run_scenario
+
+    scenario = tmp_path / "chunks.toml"
+    scenario.write_text(SCENARIO.replace("duration_s = 40", "duration_s = 60"))
+    serial = tmp_path / "serial"
+    run_scenario(load_scenario(scenario), serial)
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                     "--no-dashboard"], tmp_path / "scheduler.log")]
+    try:
+        time.sleep(2.0)
+        procs += [_start(["worker", address, "--nthreads", "1", "--no-dashboard"],
+                         tmp_path / f"worker{i}.log") for i in range(2)]
+        out = tmp_path / "dask"
+        res = subprocess.run([sys.executable, "-m", "leosim", "run", str(scenario), "-o",
+                              str(out), "-q", "--chunk-steps", "7", "--scheduler", address],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        for name in ("routes.parquet", "path_changes.parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(out / name),
+                                          pd.read_parquet(serial / name), check_exact=True)
+    finally:
+        for p in procs:
+            _stop(p)

@@ -46,7 +46,8 @@ def _default_workers(n_steps: int) -> int:
 
 
 def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
-                  resume: bool = False, chunk_steps: int | None = None) -> None:
+                  resume: bool = False, chunk_steps: int | None = None,
+                  scheduler: str | None = None) -> None:
     from leosim.engine.answer import answer_lines, mode_comparison, run_report
     from leosim.engine.chunked import run_chunked
     from leosim.io.atomic import atomic_write_text
@@ -67,7 +68,7 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         task = bar.add_task("run", total=scn.times.n_steps * len(scn.modes))
         result = run_chunked(
             scn, out_dir, workers=workers or _default_workers(scn.times.n_steps),
-            chunk_steps=chunk_steps, resume=resume,
+            chunk_steps=chunk_steps, resume=resume, scheduler=scheduler,
             progress=lambda done, total: bar.update(task, completed=done))
     report = run_report(result, result.sites)
     atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
@@ -121,10 +122,12 @@ def run(
         "--resume", help="Keep the finished time chunks of an interrupted run.")] = False,
     chunk_steps: Annotated[int | None, typer.Option(
         "--chunk-steps", min=1, help="Steps per checkpointed time chunk.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run the time chunks on this Dask scheduler (tcp://HOST:PORT).")] = None,
 ) -> None:
     """Run a scenario file and write its results (time chunks, checkpointed, resumable)."""
     _run_scenario(_load(scenario), output, quiet, workers=workers, resume=resume,
-                  chunk_steps=chunk_steps)
+                  chunk_steps=chunk_steps, scheduler=scheduler)
 
 
 @app.command()

@@ -99,6 +99,34 @@ def _run_forked(k: int, start: int, stop: int, parts: str) -> int:
     return run_chunk(_FORKED, k, start, stop, Path(parts))
 
 
+def run_chunk_from_file(path: str, duration_s: float, step_s: float, k: int, start: int,
+                        stop: int, parts: str) -> int:
+    """A chunk on a Dask worker: rebuild the scenario from its file (cached per process)."""
+    import attrs
+
+    from leosim.engine.sweep import _scenario
+    from leosim.timebase import TimeGrid
+
+    scn = _scenario(path, os.stat(path).st_mtime_ns)
+    scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, duration_s, step_s))
+    return run_chunk(scn, k, start, stop, Path(parts))
+
+
+def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick) -> None:
+    from dask.distributed import Client, as_completed
+
+    path = str(Path(scn.source).resolve())
+    if not Path(path).is_file():
+        raise ValueError("running chunks on Dask needs a scenario built from a file")
+    with Client(scheduler) as client:
+        futures = [client.submit(run_chunk_from_file, path, scn.times.duration_s,
+                                 scn.times.step_s, k, a, b, str(parts.resolve()),
+                                 key=f"leosim-chunk-{k}", pure=False, retries=3)
+                   for k, a, b in todo]
+        for fut in as_completed(futures):
+            tick(fut.result())
+
+
 def _concat(paths: list[Path], dest: Path, schema) -> None:
     """Append the parts' row groups to ``dest`` one at a time (memory: one row group)."""
     tmp = dest.with_name(f".{dest.name}.partial")
@@ -124,6 +152,7 @@ def run_chunked(
     chunk_steps: int | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run ``scn`` into ``out_dir`` in time chunks over ``workers`` local processes.
 
@@ -142,6 +171,10 @@ def run_chunked(
         Keep the complete chunks a previous, interrupted run of the same scenario left behind.
     progress : callable(done, total), optional
         Called with steps x modes done.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://HOST:PORT``): the chunks run as Dask tasks there
+        (workers rebuild the scenario from its file and write their parts into ``out_dir``, so
+        they must share this file system).
     """
     global _FORKED
     out = Path(out_dir)
@@ -163,11 +196,17 @@ def run_chunked(
     t0 = time.perf_counter()
     if progress is not None:
         progress(done * len(scn.modes), total * len(scn.modes))
-    if workers <= 1 or len(todo) <= 1:
+    def tick(steps: int) -> None:
+        nonlocal done
+        done += steps
+        if progress is not None:
+            progress(done * len(scn.modes), total * len(scn.modes))
+
+    if scheduler is not None and todo:
+        _run_on_dask(scn, todo, parts, scheduler, tick)
+    elif workers <= 1 or len(todo) <= 1:
         for k, a, b in todo:
-            done += run_chunk(scn, k, a, b, parts)
-            if progress is not None:
-                progress(done * len(scn.modes), total * len(scn.modes))
+            tick(run_chunk(scn, k, a, b, parts))
     else:
         _FORKED = scn
         try:
@@ -175,9 +214,7 @@ def run_chunked(
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 futures = [pool.submit(_run_forked, k, a, b, str(parts)) for k, a, b in todo]
                 for fut in as_completed(futures):
-                    done += fut.result()
-                    if progress is not None:
-                        progress(done * len(scn.modes), total * len(scn.modes))
+                    tick(fut.result())
         finally:
             _FORKED = None
     return _assemble(scn, out, parts, len(chunks), time.perf_counter() - t0)
