@@ -494,7 +494,8 @@ def cdf(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
         ax.set_ylabel("share of connected steps")
         ax.set_ylim(0, 1.02)
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7.5, frameon=False, loc="upper left")
+    if axes[0].get_legend_handles_labels()[0]:  # nothing to label when no pair was ever connected
+        axes[0].legend(fontsize=7.5, frameon=False, loc="upper left")
     if not per_pair:
         fig.suptitle(f"{len(chosen)} pairs pooled per mode", fontsize=9)
     return fig
