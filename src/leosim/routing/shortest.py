@@ -11,7 +11,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from leosim.routing.graph import RoutingGraph
-from leosim.routing.kernels import dijkstra_to_targets, read_paths
+from leosim.routing.kernels import read_paths, routes_from_sources
 
 #: ``dst`` value meaning "the internet": the source's nearest reachable point of presence.
 INTERNET = -1
@@ -101,11 +101,11 @@ def shortest_routes(
     row = np.searchsorted(sources, pairs[:, 0])
     dst = pairs[:, 1]
     internet = dst == INTERNET
+    if method == "numba":
+        return _numba_routes(graph, pairs, sources, row, pop_sites)
     if method == "scipy":
         dist, pred = dijkstra(graph.matrix, directed=True, indices=graph.source_node[sources],
                               return_predecessors=True)
-    elif method == "numba":
-        dist, pred = _numba_search(graph, sources, row, dst, internet, pop_sites)
     else:
         raise ValueError(f"method must be 'numba' or 'scipy', got {method!r}")
     target_site = dst.copy()
@@ -127,25 +127,45 @@ def shortest_routes(
                   np.where(reach, 2.0 * one_way, np.nan), hops, offsets, nodes, reason)
 
 
-def _numba_search(graph, sources, row, dst, internet, pop_sites):
+def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, sources: np.ndarray, row: np.ndarray,
+                  pop_sites: np.ndarray | None) -> Routes:
+    """Routes with the compiled kernel: searches and path read-back in one pass per source."""
     n = graph.n_sats
+    dst = pairs[:, 1]
+    internet = dst == INTERNET
     pops = np.asarray(pop_sites if pop_sites is not None else [], dtype=np.int64)
-    direct = ~internet
-    t_row, t_node = row[direct], n + dst[direct]
-    order = np.argsort(t_row, kind="stable")
+    order = np.argsort(row, kind="stable")
     ptr = np.zeros(len(sources) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(t_row, minlength=len(sources)), out=ptr[1:])
+    np.cumsum(np.bincount(row, minlength=len(sources)), out=ptr[1:])
+    want = np.where(internet, -1, n + dst)[order]  # -1: the nearest PoP
     mat = graph.matrix
     any_of = np.zeros(mat.shape[0], dtype=np.bool_)
     any_of[n + pops] = True
-    want_any = np.zeros(len(sources), dtype=np.bool_)
-    if len(pops):
-        want_any[np.unique(row[internet])] = True
-    return dijkstra_to_targets(
-        mat.indptr, mat.indices, mat.data.astype(np.float64, copy=False),
-        graph.source_node[sources].astype(np.int64), ptr, t_node[order].astype(np.int64),
-        mat.shape[0], any_of, want_any,
-    )
+    max_hops = 64
+    while True:
+        one_way, target, paths, lengths, overflow = routes_from_sources(
+            mat.indptr, mat.indices, mat.data.astype(np.float64, copy=False),
+            graph.source_node[sources].astype(np.int64), ptr,
+            want.astype(np.int64), any_of, mat.shape[0], max_hops)
+        if not overflow:
+            break
+        max_hops *= 4
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    one_way, target, lengths = one_way[inv], target[inv], lengths[inv].astype(np.int64)
+    paths = paths[inv]
+    reach = np.isfinite(one_way)
+    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    nodes = paths[np.arange(paths.shape[1])[None, :] < lengths[:, None]]
+    nodes = graph.to_public_node(nodes).astype(np.int32)
+    target_site = np.where(reach, target - n, -1)
+    reason = np.where(reach, REASON_OK, REASON_NO_PATH).astype(np.int8)
+    if not len(pops):
+        reason[internet] = REASON_NO_POP
+    return Routes(pairs[:, 0].copy(), dst, target_site,
+                  np.where(reach, 2.0 * one_way, np.nan), np.where(reach, lengths - 1, -1),
+                  offsets, nodes, reason)
 
 
 def _read_paths(pred, row, target, reach, graph: RoutingGraph):
