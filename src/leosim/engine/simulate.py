@@ -14,6 +14,7 @@ import numpy as np
 from leosim.capacity.throughput import route_throughput_mbps
 from leosim.engine.network import Network
 from leosim.routing.graph import build_graph
+from leosim.routing.orient import orient_pairs, unflip
 from leosim.routing.shortest import (
     INTERNET,
     REASON_DST_NO_SATELLITE,
@@ -75,6 +76,8 @@ def simulate(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     pops = network.ground.of_kind("pop")
     is_terminal = network.ground.kinds == "terminal"
+    flip = orient_pairs(pairs, network.ground.ecef_km)  # search each pair from its cheaper end
+    searched = np.where(flip[:, None], pairs[:, ::-1], pairs)
     for c0 in range(start_step, len(offsets), chunk_steps):
         chunk = offsets[c0: c0 + chunk_steps]
         states = network.constellation.propagate(chunk)
@@ -85,7 +88,8 @@ def simulate(
             for mode in modes:
                 topo = network.topology(ecef, mode=mode, threats=state)
                 live_pops = pops if state is None else pops[~state.dead_sites[pops]]
-                routes = shortest_routes(build_graph(topo), pairs, live_pops, method=method)
+                routes = unflip(shortest_routes(build_graph(topo), searched, live_pops,
+                                                method=method), flip)
                 _explain_unreachable(routes, topo.gsl.site, len(network.ground), network)
                 if state is not None and state.dead_sites.any():
                     _mark_destroyed(routes, state.dead_sites)
