@@ -1,39 +1,7 @@
 """leosim.capacity: radio link budget, jamming and link capacity of ground-satellite links."""
 
-from leosim.capacity.linkbudget import (
-    BOLTZMANN_J_K,
-    JAMMER_BANDS,
-    JAMMER_PATTERNS,
-    Jammer,
-    JammerArray,
-    LinkQuality,
-    RadioParams,
-    fspl_db,
-    gsl_quality,
-    gsl_quality_for_links,
-    pfd_limit_dbw_m2_mhz,
-    radio_horizon_km,
-    satellite_gain_dbi,
-    terminal_gain_dbi,
-    terminal_peak_gain_dbi,
-    thermal_noise_dbw,
-)
+from leosim.capacity import linkbudget as _linkbudget
+from leosim.capacity.linkbudget import *  # noqa: F403
+from leosim.capacity.throughput import route_throughput_mbps
 
-__all__ = [
-    "BOLTZMANN_J_K",
-    "JAMMER_BANDS",
-    "JAMMER_PATTERNS",
-    "Jammer",
-    "JammerArray",
-    "LinkQuality",
-    "RadioParams",
-    "fspl_db",
-    "gsl_quality",
-    "gsl_quality_for_links",
-    "pfd_limit_dbw_m2_mhz",
-    "radio_horizon_km",
-    "satellite_gain_dbi",
-    "terminal_gain_dbi",
-    "terminal_peak_gain_dbi",
-    "thermal_noise_dbw",
-]
+__all__ = [*_linkbudget.__all__, "route_throughput_mbps"]
