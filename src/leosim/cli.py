@@ -198,6 +198,37 @@ def montecarlo(
 
 
 @app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    param: Annotated[list[str], typer.Option(
+        "--param", "-p", help="KEY.PATH=V1,V2,... (repeat for a grid), e.g. "
+                              "links.min_elevation_deg=25,35")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path(
+        "sweep"),
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address; default: an embedded LocalCluster.")] = None,
+    workers: Annotated[int, typer.Option("-j", "--workers", min=1)] = 2,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Parameter-grid sweep on Dask: every combination, per-pair metrics (grid.csv)."""
+    from leosim.engine.sweep import parse_grid, run_grid
+    from leosim.metrics import format_comparison
+
+    grid = parse_grid(param)
+    with Progress(TextColumn("members"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("grid", total=None)
+        table = run_grid(scenario, output, grid, scheduler=scheduler, n_workers=workers,
+                         resume=resume,
+                         progress=lambda d, t: bar.update(task, completed=d, total=t))
+    if not quiet:
+        out.print(format_comparison(table.drop(columns="member")), highlight=False,
+                  soft_wrap=True)
+        out.print(f"results in {escape(str(output))} (members/, grid.csv)", highlight=False)
+
+
+@app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
     """Check a scenario file without running it."""
     from leosim.scenario.build import build_scenario
