@@ -31,11 +31,12 @@ from leosim.engine.run import (
     _write_table,
     nodes_table,
     sites_table,
+    stream,
 )
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.io.atomic import atomic_write_json
-from leosim.io.routes import SCHEMA, ParquetSink, RouteBatcher
+from leosim.io.routes import SCHEMA, ParquetSink
 from leosim.scenario.build import Scenario
 
 PARTS = ".parts"
@@ -69,19 +70,14 @@ def run_chunk(scn: Scenario, k: int, start: int, stop: int, parts: Path) -> int:
     net = scn.network
     offsets = scn.times.offsets_s
     stats = PairStats(scn.pairs, net.ground.names, scn.modes)
-    batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
-    kw = {"modes": scn.modes, "method": scn.method, "threats": scn.threats}
-    if start > 0:
-        for res in simulate(net, offsets[start - 1:start], scn.pairs, **kw):
+    if start > 0:  # the previous step, uncounted, so that path changes at `start` are found
+        for res in simulate(net, offsets[start - 1:start], scn.pairs, modes=scn.modes,
+                            method=scn.method, threats=scn.threats):
             stats.prime(res)
     routes = ParquetSink(_part(parts, k, "routes.parquet"))
     changes = ParquetSink(_part(parts, k, "changes.parquet"), CHANGES_SCHEMA)
     try:
-        for res in simulate(net, offsets[start:stop], scn.pairs, **kw):
-            routes.write(batcher.batch(res))
-            events = stats.update(res)
-            if events is not None:
-                changes.write(events)
+        stream(scn, offsets[start:stop], stats, routes, changes)
     except BaseException:
         routes.abort()
         changes.abort()

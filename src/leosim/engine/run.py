@@ -77,46 +77,55 @@ def sites_table(scn: Scenario) -> pa.Table:
     })
 
 
-def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
-                 progress: Progress | None = None) -> RunResult:
-    """Simulate ``scn``; with ``out_dir``, write ``routes.parquet``, ``path_changes.parquet``,
-    ``nodes.parquet`` and ``summary.json`` there (each atomically)."""
+class _ListSink:
+    """Collects batches in memory (the sink of a run without an output folder)."""
+
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+
+def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
+           progress: Progress | None = None) -> None:
+    """Simulate ``times`` of ``scn``: each step's routes to ``routes_sink``, its path changes to
+    ``changes_sink`` (anything with ``write(batch)``), its numbers into ``stats``."""
     net = scn.network
     batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
-    stats = PairStats(scn.pairs, net.ground.names, scn.modes)
+    total = len(times) * len(scn.modes)
+    for done, res in enumerate(simulate(net, times, scn.pairs, modes=scn.modes,
+                                        method=scn.method, threats=scn.threats), start=1):
+        routes_sink.write(batcher.batch(res))
+        events = stats.update(res)
+        if events is not None:
+            changes_sink.write(events)
+        if progress is not None:
+            progress(done, total)
+
+
+def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
+                 progress: Progress | None = None) -> RunResult:
+    """Simulate ``scn`` in this process; with ``out_dir``, write ``routes.parquet``,
+    ``path_changes.parquet``, ``nodes.parquet``, ``sites.parquet`` and ``summary.json`` there
+    (each atomically; nothing is left behind if the run fails)."""
+    stats = PairStats(scn.pairs, scn.network.ground.names, scn.modes)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         routes_sink = ParquetSink(out / "routes.parquet")
         changes_sink = ParquetSink(out / "path_changes.parquet", CHANGES_SCHEMA)
-    route_batches: list[pa.RecordBatch] = []
-    change_batches: list[pa.RecordBatch] = []
-    n_total = scn.times.n_steps * len(scn.modes)
+    else:
+        routes_sink, changes_sink = _ListSink(), _ListSink()
     t0 = time.perf_counter()
-    done = 0
     try:
-        for res in simulate(net, scn.times, scn.pairs, modes=scn.modes, method=scn.method,
-                            threats=scn.threats):
-            batch = batcher.batch(res)
-            events = stats.update(res)
-            if out is not None:
-                routes_sink.write(batch)
-                if events is not None:
-                    changes_sink.write(events)
-            else:
-                route_batches.append(batch)
-                if events is not None:
-                    change_batches.append(events)
-            done += 1
-            if progress is not None:
-                progress(done, n_total)
+        stream(scn, scn.times.offsets_s, stats, routes_sink, changes_sink, progress=progress)
     except BaseException:
         if out is not None:
             routes_sink.abort()
             changes_sink.abort()
         raise
-    elapsed = time.perf_counter() - t0
-    summary = _summary(scn, stats, elapsed)
+    summary = _summary(scn, stats, time.perf_counter() - t0)
     nodes = nodes_table(scn)
     if out is not None:
         routes_sink.close()
@@ -127,8 +136,8 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
         return RunResult(summary, nodes.to_pandas(), out, {"sites": sites_table(scn)})
     tables = {
         "sites": sites_table(scn),
-        "routes": pa.Table.from_batches(route_batches, schema=SCHEMA),
-        "path_changes": pa.Table.from_batches(change_batches, schema=CHANGES_SCHEMA),
+        "routes": pa.Table.from_batches(routes_sink.batches, schema=SCHEMA),
+        "path_changes": pa.Table.from_batches(changes_sink.batches, schema=CHANGES_SCHEMA),
     }
     return RunResult(summary, nodes.to_pandas(), None, tables)
 
