@@ -74,31 +74,45 @@ class Network:
     rules: LinkRules = LinkRules()
     radio: RadioParams = RadioParams()
 
+    # Per-site link limits, fixed for the run: computed once, not every step.
+    _min_el: np.ndarray = attrs.field(init=False, repr=False)
+    _max_rng: np.ndarray = attrs.field(init=False, repr=False)
+    _relay: np.ndarray = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        kinds = self.ground.kinds
+        has_antenna = kinds != "pop"  # PoPs have no antennas: never linked
+        if self.rules.gsl_rule == "distance":
+            min_el = np.full(len(self.ground), -90.0)
+            rng = np.full(len(self.ground), self.rules.max_gsl_range_km)
+        else:
+            min_el = self.ground.min_elevations_deg(self.rules.min_elevation_deg)
+            rng = np.full(len(self.ground), np.inf)
+        object.__setattr__(self, "_min_el", np.where(has_antenna, min_el, 90.0))
+        object.__setattr__(self, "_max_rng", np.where(has_antenna, rng, -1.0))
+        relay = (kinds == "gateway") & self.rules.ground_relay | (kinds == "pop")
+        object.__setattr__(self, "_relay", relay)
+
     @property
     def site_min_elevation_deg(self) -> np.ndarray:
-        if self.rules.gsl_rule == "distance":
-            return np.full(len(self.ground), -90.0)
-        return self.ground.min_elevations_deg(self.rules.min_elevation_deg)
+        """Minimum elevation per site (-90 under the distance rule; 90 for PoPs: no antenna)."""
+        return self._min_el
 
     @property
     def site_max_range_km(self) -> np.ndarray:
-        rng = self.rules.max_gsl_range_km if self.rules.gsl_rule == "distance" else np.inf
-        return np.full(len(self.ground), rng)
+        """Slant-range limit per site (inf under the elevation rule; -1 for PoPs)."""
+        return self._max_rng
 
     @property
     def relay(self) -> np.ndarray:
         """Sites that may relay: gateways when ground relays are on (PoPs relay over fibre)."""
-        kinds = self.ground.kinds
-        return (kinds == "gateway") & self.rules.ground_relay | (kinds == "pop")
+        return self._relay
 
     def ground_links(self, sat_ecef_km: np.ndarray) -> GroundLinks:
         """Ground-satellite links of terminals and gateways (PoPs have no antennas)."""
         kinds = self.ground.kinds
-        has_antenna = kinds != "pop"
-        min_el = np.where(has_antenna, self.site_min_elevation_deg, 90.0)
-        max_rng = np.where(has_antenna, self.site_max_range_km, -1.0)
         links = ground_links(self.ground.ecef_km, self.ground.up, sat_ecef_km,
-                             min_elevation_deg=min_el, max_range_km=max_rng)
+                             min_elevation_deg=self._min_el, max_range_km=self._max_rng)
         if self.rules.terminal_policy == "best_elevation" and len(links):
             term = kinds[links.site] == "terminal"
             best = links.subset(term).best_per_site(len(self.ground))

@@ -167,7 +167,7 @@ def elevation_deg(
 
 
 def slant_range_km(
-    altitude_km: ArrayLike, elevation_deg: ArrayLike, earth_radius_km: float = WGS84_A_KM
+    altitude_km: ArrayLike, elevation_deg: ArrayLike, earth_radius_km: ArrayLike = WGS84_A_KM
 ) -> np.ndarray:
     """Distance from a ground site to a satellite seen at a given elevation (spherical Earth).
 
@@ -179,7 +179,7 @@ def slant_range_km(
         Satellite altitude above the sphere, km.
     elevation_deg : array_like
         Elevation angle at the site, degrees.
-    earth_radius_km : float, optional
+    earth_radius_km : array_like, optional
         Sphere radius; default the WGS84 equatorial radius (6,378.137 km).
 
     Returns
@@ -192,7 +192,7 @@ def slant_range_km(
     >>> round(float(slant_range_km(550.0, 25.0)))
     1123
     """
-    r = float(earth_radius_km)
+    r = np.asarray(earth_radius_km, dtype=float)
     h = np.asarray(altitude_km, dtype=float)
     sin_e = np.sin(np.deg2rad(np.asarray(elevation_deg, dtype=float)))
     return -r * sin_e + np.sqrt((r * sin_e) ** 2 + h * (2.0 * r + h))

@@ -16,6 +16,8 @@ import attrs
 import numpy as np
 from scipy.spatial import cKDTree
 
+from leosim.ground.geodesy import slant_range_km
+
 _POLAR_KM = 6356.752314
 
 
@@ -47,12 +49,12 @@ class GroundLinks:
                            self.elevation_deg[mask])
 
 
-def max_slant_range_km(orbit_radius_km: float, elevation_deg: float,
-                       site_radius_km: float = _POLAR_KM) -> float:
-    """Largest slant range to a satellite at ``orbit_radius_km`` seen above ``elevation_deg``."""
-    s = np.sin(np.deg2rad(elevation_deg))
-    r = site_radius_km
-    return float(-r * s + np.sqrt((r * s) ** 2 + orbit_radius_km**2 - r**2))
+def max_slant_range_km(orbit_radius_km, elevation_deg, site_radius_km=_POLAR_KM) -> np.ndarray:
+    """Largest slant range to a satellite at ``orbit_radius_km`` seen above ``elevation_deg``
+    from a site ``site_radius_km`` from the centre (vectorised; see
+    :func:`leosim.ground.geodesy.slant_range_km`)."""
+    site_r = np.asarray(site_radius_km, dtype=float)
+    return slant_range_km(orbit_radius_km - site_r, elevation_deg, site_r)
 
 
 def ground_links(
@@ -96,8 +98,7 @@ def ground_links(
     # geocentric vertical, checked exactly below. The slant range uses the site's own distance
     # from the centre: a fixed (polar) radius is no bound at low or negative elevation masks.
     site_r = np.linalg.norm(site_ecef_km, axis=1)
-    radius = np.array([max_slant_range_km(r_orbit, max(e - 0.25, -90.0), r)
-                       for e, r in zip(min_el, site_r, strict=True)])
+    radius = max_slant_range_km(r_orbit, np.maximum(min_el - 0.25, -90.0), site_r)
     radius = np.minimum(radius, max_rng) + 1.0
     tree = cKDTree(sats)
     hits = tree.query_ball_point(site_ecef_km, r=radius, return_sorted=True)

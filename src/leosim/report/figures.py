@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from leosim.constants import R_EARTH_MEAN_KM
 from leosim.ground.geodesy import coverage_radius_km, great_circle_km
 from leosim.metrics import DEFAULT_OUTAGE_BINS_S, PAIR, outage_events
 from leosim.report.maps import (
@@ -852,7 +853,7 @@ def snapshot(scenario, time_s: float | None = None, *, on_route: Sequence[int] =
             time_s = float(np.floor(time_s / times.step_s) * times.step_s)
     ecef = c.propagate(float(time_s)).ecef_km
     lat, lon = subpoints_deg(ecef)
-    r_km = 6371.0088
+    r_km = R_EARTH_MEAN_KM
     alt = np.linalg.norm(ecef, axis=-1) - r_km
     shell = np.asarray(c.shell)
     if (shell >= 0).all() and len(shell):

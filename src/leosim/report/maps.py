@@ -19,6 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.ticker import FuncFormatter
 
+from leosim.constants import R_EARTH_MEAN_KM
+
 __all__ = [
     "LAND_FILE",
     "add_circles",
@@ -35,7 +37,7 @@ __all__ = [
 #: Bundled land outlines: ``{"source": str, "rings": [[[lon, lat], ...], ...]}``.
 LAND_FILE = "ne_110m_land.json"
 #: Mean Earth radius for circles on the map, km.
-_EARTH_R_KM = 6371.0088
+_EARTH_R_KM = R_EARTH_MEAN_KM
 
 LAND_FACE = "#ece6d8"
 LAND_EDGE = "#9a927f"

@@ -33,13 +33,14 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from leosim.constants import R_EARTH_MEAN_KM
 from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_json, atomic_write_text
 
 SCENE = "scene.czml"
 PAIRS_JSON = "viewer.json"
 
-EARTH_RADIUS_KM = 6371.0
+EARTH_RADIUS_KM = R_EARTH_MEAN_KM
 MAX_ROUTES = 100  # routes (mode x pair) drawn; the rest are listed as omitted
 MAX_ROUTE_ROWS = 20_000  # route rows drawn (paths and RTT labels); more: every k-th step
 MAX_TERMINAL_LINKS = 20  # terminals whose ground links are drawn
