@@ -36,7 +36,7 @@ from leosim.engine.run import (
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.io.atomic import atomic_write_json
-from leosim.io.routes import SCHEMA, ParquetSink
+from leosim.io.routes import SCHEMA, ParquetSink, parquet_writer
 from leosim.scenario.build import Scenario
 
 PARTS = ".parts"
@@ -126,7 +126,7 @@ def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick) -> None
 def _concat(paths: list[Path], dest: Path, schema) -> None:
     """Append the parts' row groups to ``dest`` one at a time (memory: one row group)."""
     tmp = dest.with_name(f".{dest.name}.partial")
-    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+    writer = parquet_writer(tmp, schema)
     try:
         for path in paths:
             pf = pq.ParquetFile(path)

@@ -5,9 +5,9 @@ once in the heap) over a CSR graph, from several sources in one call; each searc
 as its targets are settled (all named targets, and the nearest point of presence when asked), and
 its pairs' paths are read back before the next search starts. Per-source state is reset through
 the list of nodes the search touched, so routes to a nearby PoP cost little even on a
-30,000-satellite graph. On Starlink Gen1 + 100 cities (all pairs) it is ~2.2x faster than
-``scipy.sparse.csgraph.dijkstra`` (benchmarks/bench_routing.py). :func:`read_paths` reads paths
-from a full predecessor table (the SciPy route).
+30,000-satellite graph. Of equal-length alternatives the path through the lower-numbered parent
+is kept, whatever order the heap settles nodes of equal distance in, so a route never depends on
+search order. :func:`read_paths` reads paths from a full predecessor table (the SciPy route).
 """
 
 from __future__ import annotations
@@ -163,6 +163,8 @@ def routes_from_sources(indptr, indices, weights, sources, pair_ptr, pair_target
                     hk[i] = nd
                     hn[i] = v
                     pos[v] = i
+                elif nd == dist[v] and u < pred[v]:  # equal length: lower-numbered parent
+                    pred[v] = u
         for p in range(pair_ptr[s], pair_ptr[s + 1]):
             t = pair_target[p]
             if t < 0:
