@@ -45,6 +45,35 @@ def read_paths(pred, row, target, reach):
 
 
 @njit(cache=True, nogil=True)
+def _read_back(p0, p1, pair_target, found_any, dist, pred, one_way, target, paths, lengths):
+    """Distances and paths of pairs ``p0:p1`` from one search; True if a path overflowed."""
+    overflow = False
+    max_hops = paths.shape[1]
+    for p in range(p0, p1):
+        t = pair_target[p]
+        if t < 0:
+            t = found_any
+        if t < 0 or dist[t] == np.inf:
+            continue
+        one_way[p] = dist[t]
+        target[p] = t
+        n_path = 0
+        v = t
+        while v >= 0:
+            n_path += 1
+            v = pred[v]
+        if n_path > max_hops:
+            overflow = True
+            continue
+        v = t
+        for j in range(n_path - 1, -1, -1):
+            paths[p, j] = v
+            v = pred[v]
+        lengths[p] = n_path
+    return overflow
+
+
+@njit(cache=True, nogil=True)
 def routes_from_sources(indptr, indices, weights, sources, pair_ptr, pair_target, any_of,
                         n_nodes, max_hops):
     """Search from each source and read its pairs' paths at once (no ``(S, V)`` tables).
@@ -165,25 +194,110 @@ def routes_from_sources(indptr, indices, weights, sources, pair_ptr, pair_target
                     pos[v] = i
                 elif nd == dist[v] and u < pred[v]:  # equal length: lower-numbered parent
                     pred[v] = u
+        overflow |= _read_back(pair_ptr[s], pair_ptr[s + 1], pair_target, found_any, dist, pred,
+                               one_way, target, paths, lengths)
+    return one_way, target, paths, lengths, overflow
+
+
+@njit(cache=True, nogil=True)
+def routes_from_sources_buckets(indptr, indices, weights, sources, pair_ptr, pair_target, any_of,
+                                n_nodes, max_hops, delta, n_buckets):
+    """:func:`routes_from_sources` with a bucket queue instead of a heap (Dial's algorithm).
+
+    ``delta`` must not exceed the smallest link delay: a node's neighbours then always land in
+    a later bucket (of width ``delta``), so the nodes of one bucket can be settled in any order
+    and each is settled once, with O(1) queue operations. ``n_buckets`` (a power of two larger
+    than ``max(weights) / delta + 1``) buckets are reused cyclically. Same arguments and
+    results as :func:`routes_from_sources`; of several points of presence settled in the same
+    bucket the nearest (then the lowest-numbered) is taken.
+    """
+    n_pairs = pair_ptr[len(sources)]
+    one_way = np.full(n_pairs, np.inf)
+    target = np.full(n_pairs, -1, dtype=np.int64)
+    paths = np.full((n_pairs, max_hops), -1, dtype=np.int32)
+    lengths = np.zeros(n_pairs, dtype=np.int32)
+    overflow = False
+    dist = np.full(n_nodes, np.inf)
+    pred = np.full(n_nodes, -1, dtype=np.int32)
+    done = np.zeros(n_nodes, dtype=np.int32)  # == s + 1: settled in search s
+    tag = np.zeros(n_nodes, dtype=np.int32)
+    touched = np.empty(n_nodes, dtype=np.int32)
+    n_touched = 0
+    mask = n_buckets - 1
+    inv = 1.0 / delta
+    head = np.full(n_buckets, -1, dtype=np.int64)
+    nxt = np.empty(len(indices) + 1, dtype=np.int32)  # one entry per label decrease
+    ent = np.empty(len(indices) + 1, dtype=np.int32)
+    for s in range(len(sources)):
+        for i in range(n_touched):
+            v = touched[i]
+            dist[v] = np.inf
+            pred[v] = -1
+        n_touched = 0
+        head[:] = -1
+        remaining = 0
+        need_any = False
         for p in range(pair_ptr[s], pair_ptr[s + 1]):
             t = pair_target[p]
             if t < 0:
-                t = found_any
-            if t < 0 or dist[t] == np.inf:
+                need_any = True
+            elif tag[t] != s + 1:
+                tag[t] = s + 1
+                remaining += 1
+        found_any = -1
+        src = sources[s]
+        dist[src] = 0.0
+        touched[0] = src
+        n_touched = 1
+        ent[0] = src
+        nxt[0] = -1
+        head[0] = 0
+        n_ent = 1
+        queued = 1
+        cur = 0
+        while queued > 0:
+            b = cur & mask
+            e = head[b]
+            if e < 0:  # bucket empty: every label below (cur + 1) * delta is final
+                if remaining == 0 and found_any >= 0:
+                    break
+                cur += 1
                 continue
-            one_way[p] = dist[t]
-            target[p] = t
-            n_path = 0
-            v = t
-            while v >= 0:
-                n_path += 1
-                v = pred[v]
-            if n_path > max_hops:
-                overflow = True
+            head[b] = nxt[e]
+            queued -= 1
+            u = ent[e]
+            if done[u] == s + 1:  # an older entry of a node settled already
                 continue
-            v = t
-            for j in range(n_path - 1, -1, -1):
-                paths[p, j] = v
-                v = pred[v]
-            lengths[p] = n_path
+            done[u] = s + 1
+            du = dist[u]
+            if tag[u] == s + 1:
+                remaining -= 1
+            if need_any and any_of[u]:
+                if found_any < 0 or du < dist[found_any] or (
+                        du == dist[found_any] and u < found_any):
+                    found_any = u
+            if remaining == 0 and not need_any:
+                break
+            # No "settled?" test per link: a settled node's label is below ``du`` and links
+            # are positive, so neither branch below can fire for it.
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                nd = du + weights[e]
+                dv = dist[v]
+                if nd < dv:
+                    if dv == np.inf:
+                        touched[n_touched] = v
+                        n_touched += 1
+                    dist[v] = nd
+                    pred[v] = u
+                    bk = np.int64(nd * inv) & mask
+                    ent[n_ent] = v
+                    nxt[n_ent] = head[bk]
+                    head[bk] = n_ent
+                    n_ent += 1
+                    queued += 1
+                elif nd == dv and u < pred[v]:  # equal length: lower-numbered parent
+                    pred[v] = u
+        overflow |= _read_back(pair_ptr[s], pair_ptr[s + 1], pair_target, found_any, dist, pred,
+                               one_way, target, paths, lengths)
     return one_way, target, paths, lengths, overflow

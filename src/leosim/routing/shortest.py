@@ -11,7 +11,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from leosim.routing.graph import RoutingGraph
-from leosim.routing.kernels import read_paths, routes_from_sources
+from leosim.routing.kernels import read_paths, routes_from_sources, routes_from_sources_buckets
 
 #: ``dst`` value meaning "the internet": the source's nearest reachable point of presence.
 INTERNET = -1
@@ -141,12 +141,17 @@ def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, sources: np.ndarray, r
     mat = graph.matrix
     any_of = np.zeros(mat.shape[0], dtype=np.bool_)
     any_of[n + pops] = True
+    weights = mat.data.astype(np.float64, copy=False)
+    args = (mat.indptr, mat.indices, weights, graph.source_node[sources].astype(np.int64), ptr,
+            want.astype(np.int64), any_of, mat.shape[0])
+    buckets = _bucket_width(weights)
     max_hops = 64
     while True:
-        one_way, target, paths, lengths, overflow = routes_from_sources(
-            mat.indptr, mat.indices, mat.data.astype(np.float64, copy=False),
-            graph.source_node[sources].astype(np.int64), ptr,
-            want.astype(np.int64), any_of, mat.shape[0], max_hops)
+        if buckets is None:
+            one_way, target, paths, lengths, overflow = routes_from_sources(*args, max_hops)
+        else:
+            one_way, target, paths, lengths, overflow = routes_from_sources_buckets(
+                *args, max_hops, *buckets)
         if not overflow:
             break
         max_hops *= 4
@@ -166,6 +171,27 @@ def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, sources: np.ndarray, r
     return Routes(pairs[:, 0].copy(), dst, target_site,
                   np.where(reach, 2.0 * one_way, np.nan), np.where(reach, lengths - 1, -1),
                   offsets, nodes, reason)
+
+
+#: Most buckets the bucket queue may use (longest / shortest link delay); beyond it, the heap.
+MAX_BUCKETS = 1 << 16
+
+
+def _bucket_width(weights: np.ndarray) -> tuple[float, int] | None:
+    """``(delta, n_buckets)`` for :func:`routes_from_sources_buckets`, or None (use the heap)
+    when the shortest link is too short relative to the longest (or zero).
+
+    ``delta`` is the shortest link delay less one part in 10^9, so that a neighbour's bucket
+    index ``floor(d / delta)`` is strictly larger despite rounding.
+    """
+    if len(weights) == 0:
+        return None
+    w_min, w_max = float(weights.min()), float(weights.max())
+    if not w_min > 0 or w_max / w_min >= MAX_BUCKETS - 2:
+        return None
+    delta = w_min * (1.0 - 1e-9)
+    n_buckets = 1 << int(np.ceil(np.log2(w_max / delta + 2.0)))
+    return delta, n_buckets
 
 
 def _read_paths(pred, row, target, reach, graph: RoutingGraph):
