@@ -19,6 +19,7 @@ from leosim.ground.geodesy import (
     up_vector,
 )
 from leosim.ground.sites import GroundSegment, Site
+from leosim.links import ground as ground_module
 from leosim.links.fibre import FibreLinks
 from leosim.links.ground import ground_links, max_slant_range_km
 from leosim.orbits.presets import get_preset
@@ -120,9 +121,17 @@ def _compare(links, want, elev, rng_km, label):
                                err_msg=label)
 
 
+@pytest.fixture(params=["scan", "kdtree"])
+def candidate_search(request, monkeypatch):
+    """Run a test with each candidate search of ``ground_links`` (pair scan, k-d tree)."""
+    if request.param == "kdtree":
+        monkeypatch.setattr(ground_module, "BRUTE_FORCE_PAIRS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("preset", ["starlink-550", "starlink-gen1"])
 @pytest.mark.parametrize("seed", range(6))
-def test_elevation_rule_matches_brute_force(preset, seed):
+def test_elevation_rule_matches_brute_force(preset, seed, candidate_search):
     rng = np.random.default_rng(seed)
     c = get_preset(preset).build(EPOCH)
     sats = np.array(c.propagate(rng.uniform(0, 86400)).ecef_km)
@@ -141,7 +150,7 @@ def test_elevation_rule_matches_brute_force(preset, seed):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_distance_rule_matches_brute_force(seed):
+def test_distance_rule_matches_brute_force(seed, candidate_search):
     rng = np.random.default_rng(100 + seed)
     c = get_preset("starlink-550").build(EPOCH)
     sats = np.array(c.propagate(rng.uniform(0, 86400)).ecef_km)
@@ -157,7 +166,7 @@ def test_distance_rule_matches_brute_force(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_rules_off_link_every_satellite(seed):
+def test_rules_off_link_every_satellite(seed, candidate_search):
     # min_elevation -90 "switches the angle rule off" and an infinite range the distance rule:
     # every propagated satellite is linked to every site, even one through the Earth.
     rng = np.random.default_rng(200 + seed)
