@@ -301,3 +301,24 @@ def routes_from_sources_buckets(indptr, indices, weights, sources, pair_ptr, pai
         overflow |= _read_back(pair_ptr[s], pair_ptr[s + 1], pair_target, found_any, dist, pred,
                                one_way, target, paths, lengths)
     return one_way, target, paths, lengths, overflow
+
+
+@njit(cache=True, nogil=True)
+def compact_paths(paths, lengths, inv, first_out_node, n_sites):
+    """Flatten kernel paths: ``(offsets (P + 1,) int64, nodes (L,) int32)`` in pair order.
+
+    ``paths[inv[i], :lengths[inv[i]]]`` is the path of pair ``i``; out-nodes (ids from
+    ``first_out_node``) are written as their site's in-node id (``id - n_sites``).
+    """
+    p = len(inv)
+    offsets = np.zeros(p + 1, dtype=np.int64)
+    for i in range(p):
+        offsets[i + 1] = offsets[i] + lengths[inv[i]]
+    nodes = np.empty(offsets[p], dtype=np.int32)
+    for i in range(p):
+        r = inv[i]
+        o = offsets[i]
+        for j in range(lengths[r]):
+            v = paths[r, j]
+            nodes[o + j] = v - n_sites if v >= first_out_node else v
+    return offsets, nodes

@@ -11,7 +11,12 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from leosim.routing.graph import RoutingGraph
-from leosim.routing.kernels import read_paths, routes_from_sources, routes_from_sources_buckets
+from leosim.routing.kernels import (
+    compact_paths,
+    read_paths,
+    routes_from_sources,
+    routes_from_sources_buckets,
+)
 
 #: ``dst`` value meaning "the internet": the source's nearest reachable point of presence.
 INTERNET = -1
@@ -94,15 +99,14 @@ def shortest_routes(
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     n = graph.n_sats
-    p = len(pairs)
-    sources = np.unique(pairs[:, 0])
-    if p == 0:
+    if len(pairs) == 0:
         return _empty_routes()
+    if method == "numba":
+        return _numba_routes(graph, pairs, pop_sites)
+    sources = np.unique(pairs[:, 0])
     row = np.searchsorted(sources, pairs[:, 0])
     dst = pairs[:, 1]
     internet = dst == INTERNET
-    if method == "numba":
-        return _numba_routes(graph, pairs, sources, row, pop_sites)
     if method == "scipy":
         dist, pred = dijkstra(graph.matrix, directed=True, indices=graph.source_node[sources],
                               return_predecessors=True)
@@ -127,23 +131,54 @@ def shortest_routes(
                   np.where(reach, 2.0 * one_way, np.nan), hops, offsets, nodes, reason)
 
 
-def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, sources: np.ndarray, row: np.ndarray,
-                  pop_sites: np.ndarray | None) -> Routes:
+@attrs.frozen(eq=False)
+class _Plan:
+    """What the kernel needs to know about a pair list: sources, pairs grouped by source."""
+
+    sources: np.ndarray  # (S,) distinct source sites
+    order: np.ndarray  # (P,) pair indices grouped by source
+    inv: np.ndarray  # (P,) inverse of ``order``
+    ptr: np.ndarray  # (S + 1,) pairs ``order[ptr[s]:ptr[s + 1]]`` start at ``sources[s]``
+    want: np.ndarray  # (P,) in ``order``: target node, -1 for the nearest PoP
+
+
+_PLANS: dict[tuple, _Plan] = {}
+
+
+def _plan(pairs: np.ndarray, n_sats: int) -> _Plan:
+    """The :class:`_Plan` of ``pairs`` (cached: a run asks for the same pairs every step)."""
+    key = (pairs.tobytes(), n_sats)
+    plan = _PLANS.get(key)
+    if plan is None:
+        sources = np.unique(pairs[:, 0])
+        row = np.searchsorted(sources, pairs[:, 0])
+        dst = pairs[:, 1]
+        order = np.argsort(row, kind="stable")
+        ptr = np.zeros(len(sources) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=len(sources)), out=ptr[1:])
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        want = np.where(dst == INTERNET, -1, n_sats + dst)[order].astype(np.int64)
+        plan = _Plan(sources, order, inv, ptr, want)
+        if len(_PLANS) >= 8:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = plan
+    return plan
+
+
+def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, pop_sites: np.ndarray | None) -> Routes:
     """Routes with the compiled kernel: searches and path read-back in one pass per source."""
     n = graph.n_sats
     dst = pairs[:, 1]
     internet = dst == INTERNET
     pops = np.asarray(pop_sites if pop_sites is not None else [], dtype=np.int64)
-    order = np.argsort(row, kind="stable")
-    ptr = np.zeros(len(sources) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row, minlength=len(sources)), out=ptr[1:])
-    want = np.where(internet, -1, n + dst)[order]  # -1: the nearest PoP
+    plan = _plan(pairs, n)
     mat = graph.matrix
     any_of = np.zeros(mat.shape[0], dtype=np.bool_)
     any_of[n + pops] = True
     weights = mat.data.astype(np.float64, copy=False)
-    args = (mat.indptr, mat.indices, weights, graph.source_node[sources].astype(np.int64), ptr,
-            want.astype(np.int64), any_of, mat.shape[0])
+    args = (mat.indptr, mat.indices, weights, graph.source_node[plan.sources].astype(np.int64),
+            plan.ptr, plan.want, any_of, mat.shape[0])
     buckets = _bucket_width(weights)
     max_hops = 64
     while True:
@@ -155,22 +190,16 @@ def _numba_routes(graph: RoutingGraph, pairs: np.ndarray, sources: np.ndarray, r
         if not overflow:
             break
         max_hops *= 4
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    one_way, target, lengths = one_way[inv], target[inv], lengths[inv].astype(np.int64)
-    paths = paths[inv]
+    one_way, target = one_way[plan.inv], target[plan.inv]
+    offsets, nodes = compact_paths(paths, lengths, plan.inv, n + graph.n_sites, graph.n_sites)
     reach = np.isfinite(one_way)
-    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    nodes = paths[np.arange(paths.shape[1])[None, :] < lengths[:, None]]
-    nodes = graph.to_public_node(nodes).astype(np.int32)
     target_site = np.where(reach, target - n, -1)
     reason = np.where(reach, REASON_OK, REASON_NO_PATH).astype(np.int8)
     if not len(pops):
         reason[internet] = REASON_NO_POP
     return Routes(pairs[:, 0].copy(), dst, target_site,
-                  np.where(reach, 2.0 * one_way, np.nan), np.where(reach, lengths - 1, -1),
-                  offsets, nodes, reason)
+                  np.where(reach, 2.0 * one_way, np.nan),
+                  np.where(reach, np.diff(offsets) - 1, -1), offsets, nodes, reason)
 
 
 #: Most buckets the bucket queue may use (longest / shortest link delay); beyond it, the heap.
