@@ -126,3 +126,32 @@ def test_resume_of_a_different_scenario_starts_over(tmp_path):
     run_chunked(scn, tmp_path, resume=True, chunk_steps=10)
     run_scenario(scn, tmp_path / "ref")
     assert_same_output(tmp_path / "ref", tmp_path)
+
+
+@pytest.mark.parametrize("workers,chunk", [(1, 60), (2, 7)])
+def test_routes_every_s_thins_rows_not_statistics(tmp_path, workers, chunk):
+    # Route rows only every 4th step (chunk boundaries at 7, 14, ... are not multiples of 4);
+    # statistics and path changes still count every step, so they equal the full run's.
+    import attrs
+
+    full = build_scenario(_model(30))
+    thin = attrs.evolve(full, route_stride=4)
+    run_scenario(full, tmp_path / "full")
+    run_chunked(thin, tmp_path / "thin", workers=workers, chunk_steps=chunk)
+    a = pq.read_table(tmp_path / "full" / "routes.parquet").to_pandas()
+    b = pq.read_table(tmp_path / "thin" / "routes.parquet").to_pandas()
+    assert sorted(b["time_s"].unique()) == [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0, 28.0]
+    want = a[a["time_s"] % 4 == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(want, b, check_exact=True)
+    assert _summary(tmp_path / "full") == _summary(tmp_path / "thin")
+    for f in ("path_changes.parquet", "nodes.parquet"):
+        pd.testing.assert_frame_equal(pq.read_table(tmp_path / "full" / f).to_pandas(),
+                                      pq.read_table(tmp_path / "thin" / f).to_pandas())
+
+
+def test_routes_every_s_from_the_scenario_file():
+    import tomllib
+
+    text = SCENARIO.format(duration=30) + "[output]\nroutes_every_s = 5\n"
+    assert build_scenario(validate(tomllib.loads(text))).route_stride == 5
+    assert build_scenario(_model(30)).route_stride == 1

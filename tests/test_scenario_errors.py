@@ -221,3 +221,13 @@ def test_errors_use_source_path(capsys, tmp_path):
     err = _expect_error(capsys, sub, GOOD + "[links]\nbogus = 1\n", name="my-scenario.toml",
                         command="validate")
     assert str(Path(sub) / "my-scenario.toml") in err
+
+
+def test_routes_every_s_not_a_whole_number_of_steps(capsys, tmp_path):
+    _expect_error(capsys, tmp_path, GOOD + "[output]\nroutes_every_s = 2.5\n",
+                  "output.routes_every_s", "2.5", "multiple of scenario.step_s")
+
+
+def test_routes_every_s_not_positive(capsys, tmp_path):
+    _expect_error(capsys, tmp_path, GOOD + "[output]\nroutes_every_s = 0\n",
+                  "output.routes_every_s")

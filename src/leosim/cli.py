@@ -70,15 +70,30 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
             scn, out_dir, workers=workers or _default_workers(scn.times.n_steps),
             chunk_steps=chunk_steps, resume=resume, scheduler=scheduler,
             progress=lambda done, total: bar.update(task, completed=done))
-    report = run_report(result, result.sites)
-    atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
-    from leosim.report import write_report
+    from leosim.errors import InputError
+    from leosim.io.routes import check_fits_in_memory
 
-    write_report(out_dir, scenario=scn)
-    from leosim.viewer.czml import write_czml
+    try:
+        check_fits_in_memory(out_dir / "routes.parquet", "report.csv, report.html and scene.czml")
+    except InputError as exc:  # a very long run: keep what it wrote, say what was skipped
+        err.print(f"[bold yellow]note:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        report = None
+    else:
+        report = run_report(result, result.sites)
+        atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
+        from leosim.report import write_report
 
-    write_czml(scn, out_dir)
+        write_report(out_dir, scenario=scn)
+        from leosim.viewer.czml import write_czml
+
+        write_czml(scn, out_dir)
     if quiet:
+        return
+    if report is None:
+        _print_summary(result.summary)
+        out.print(f"results in [bold]{escape(str(out_dir))}[/] (routes.parquet, "
+                  f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json) in "
+                  f"{result.summary['wall_time_s']:.1f} s", highlight=False)
         return
     if len(scn.modes) > 1:
         out.print("[bold]comparison of modes[/]")

@@ -77,7 +77,7 @@ def run_chunk(scn: Scenario, k: int, start: int, stop: int, parts: Path) -> int:
     routes = ParquetSink(_part(parts, k, "routes.parquet"))
     changes = ParquetSink(_part(parts, k, "changes.parquet"), CHANGES_SCHEMA)
     try:
-        stream(scn, offsets[start:stop], stats, routes, changes)
+        stream(scn, offsets[start:stop], stats, routes, changes, first_step=start)
     except BaseException:
         routes.abort()
         changes.abort()

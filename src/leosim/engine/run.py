@@ -88,15 +88,17 @@ class _ListSink:
 
 
 def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
-           progress: Progress | None = None) -> None:
-    """Simulate ``times`` of ``scn``: each step's routes to ``routes_sink``, its path changes to
-    ``changes_sink`` (anything with ``write(batch)``), its numbers into ``stats``."""
+           first_step: int = 0, progress: Progress | None = None) -> None:
+    """Simulate ``times`` of ``scn`` (``times[0]`` is step ``first_step`` of the scenario): its
+    routes to ``routes_sink`` (every ``scn.route_stride``-th step of the scenario), its path
+    changes to ``changes_sink`` (anything with ``write(batch)``), its numbers into ``stats``."""
     net = scn.network
     batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
     total = len(times) * len(scn.modes)
     for done, res in enumerate(simulate(net, times, scn.pairs, modes=scn.modes,
                                         method=scn.method, threats=scn.threats), start=1):
-        routes_sink.write(batcher.batch(res))
+        if (first_step + res.step) % scn.route_stride == 0:
+            routes_sink.write(batcher.batch(res))
         events = stats.update(res)
         if events is not None:
             changes_sink.write(events)

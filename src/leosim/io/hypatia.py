@@ -49,7 +49,7 @@ from leosim.ground.sites import GroundSegment, Site
 from leosim.links.fibre import FibreLinks
 from leosim.orbits.sgp4_constellation import TLEConstellation
 from leosim.orbits.tle import ElementSet, parse_tle_text
-from leosim.scenario.build import Scenario, build_pairs
+from leosim.scenario.build import Scenario, build_pairs, route_stride
 from leosim.scenario.model import GroundSection, ScenarioModel
 from leosim.timebase import TimeGrid, parse_epoch
 
@@ -480,4 +480,5 @@ def build_hypatia_scenario(model: ScenarioModel, base_dir: str | Path,
     times = TimeGrid(epoch, sc.duration_s, sc.step_s)
     pairs = build_pairs(model, ground, source)
     return Scenario(sc.name, network, times, pairs, tuple(dict.fromkeys(sc.modes)),
-                    model.routing.method, sc.seed, model, source)
+                    model.routing.method, sc.seed, model, source,
+                    route_stride=route_stride(model, source))

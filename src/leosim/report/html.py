@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 import leosim
 from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_text
+from leosim.io.routes import check_fits_in_memory
 from leosim.report import figures as F
 
 __all__ = ["FIGURES", "FigureSpec", "RunData", "figure_svg", "load_run", "make_figure",
@@ -94,6 +95,7 @@ def load_run(out_dir: str | Path, *, scenario=None) -> RunData:
         raise InputError(f"{str(out)!r} has no routes.parquet: it is not the output folder of "
                          "a finished run", hint="give the folder written by `leosim run -o "
                                                 "FOLDER`")
+    check_fits_in_memory(routes_path, "the report")
     summary = {}
     if (out / "summary.json").is_file():
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

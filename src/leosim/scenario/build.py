@@ -39,6 +39,7 @@ class Scenario:
     model: ScenarioModel
     source: str
     threats: ThreatTimeline | None = None
+    route_stride: int = 1  # route rows written every this many steps (statistics: every step)
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -244,4 +245,18 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
             hint='add a [[threats]] entry with type = "satellite_loss" and give its index')
     return Scenario(sc.name, network, times, build_pairs(model, ground, source),
                     tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
-                    threats)
+                    threats, route_stride(model, source))
+
+
+def route_stride(model: ScenarioModel, source: str) -> int:
+    """Steps between written route rows: ``output.routes_every_s / scenario.step_s``."""
+    every, step = model.output.routes_every_s, model.scenario.step_s
+    if every is None:
+        return 1
+    k = round(every / step)
+    if k < 1 or abs(k * step - every) > 1e-9 * max(every, 1.0):
+        raise ScenarioError(
+            f"output.routes_every_s = {every:g} is not a whole number of steps of "
+            f"{step:g} s", source=source, where="output.routes_every_s",
+            hint=f"use a multiple of scenario.step_s, e.g. {max(k, 1) * step:g}")
+    return k

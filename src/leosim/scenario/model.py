@@ -124,6 +124,10 @@ class RoutingSection(_Strict):
     method: Literal["numba", "scipy"] = "numba"
 
 
+class OutputSection(_Strict):
+    routes_every_s: float | None = Field(None, gt=0)
+
+
 class _Timed(_Strict):
     name: str | None = None
     start_s: float = Field(0.0, ge=0)
@@ -211,5 +215,6 @@ class ScenarioModel(_Strict):
     links: LinksSection = Field(default_factory=LinksSection)
     ground: GroundSection = Field(default_factory=GroundSection)
     routing: RoutingSection = Field(default_factory=RoutingSection)
+    output: OutputSection = Field(default_factory=OutputSection)
     threats: list[ThreatSpec] = Field(default_factory=list)
     montecarlo: MonteCarloSection | None = None

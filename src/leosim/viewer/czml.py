@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from leosim.constants import R_EARTH_MEAN_KM
 from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_json, atomic_write_text
+from leosim.io.routes import check_fits_in_memory
 
 SCENE = "scene.czml"
 PAIRS_JSON = "viewer.json"
@@ -454,6 +455,7 @@ def write_czml(scenario, out_dir: str | Path, *, sample_s: float | None = None,
     routes_file = out / "routes.parquet"
     pairs: list[dict] = []
     if routes_file.is_file():
+        check_fits_in_memory(routes_file, "the viewer scene")
         cols = ["time_s", "mode", "src", "dst", "target", "rtt_ms", "path", "reason"]
         pairs = scene.routes(pq.read_table(routes_file, columns=cols), mode)
     g = net.ground
