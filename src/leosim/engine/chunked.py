@@ -6,9 +6,11 @@ first step are found exactly as in a serial run) and leaves three files in ``OUT
 its routes, its path changes and its statistics. The statistics file is written last and
 atomically: it marks the chunk complete. ``resume=True`` keeps complete chunks and recomputes the
 rest, so a run killed at any point (even ``kill -9``) ends with the same output as an
-uninterrupted one. Finally the parts are concatenated in time order into ``routes.parquet`` and
-``path_changes.parquet`` (row group by row group, so memory stays flat), the statistics merged
-(exactly: see :mod:`leosim.engine.stats`), and the parts removed.
+uninterrupted one. The parts are appended in time order to ``routes.parquet`` and
+``path_changes.parquet`` (hidden ``.partial`` files until the end) as soon as a chunk and every
+earlier one are done, while later chunks still run (row group by row group, so memory stays
+flat); at the end the statistics are merged (exactly: see :mod:`leosim.engine.stats`), the files
+renamed and the parts removed.
 """
 
 from __future__ import annotations
@@ -123,21 +125,50 @@ def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick) -> None
             tick(fut.result())
 
 
-def _concat(paths: list[Path], dest: Path, schema) -> None:
-    """Append the parts' row groups to ``dest`` one at a time (memory: one row group)."""
-    tmp = dest.with_name(f".{dest.name}.partial")
-    writer = parquet_writer(tmp, schema)
-    try:
-        for path in paths:
-            pf = pq.ParquetFile(path)
-            for g in range(pf.num_row_groups):
-                writer.write_table(pf.read_row_group(g))
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.close()
-    os.replace(tmp, dest)
+class _Assembler:
+    """Appends the chunks' routes and path changes to the final files in time order, each chunk
+    as soon as it and every earlier one are done (so assembly overlaps the later chunks), one
+    row group at a time. The files stay ``.partial`` until :meth:`finish`."""
+
+    _FILES = (("routes.parquet", "routes.parquet", SCHEMA),
+              ("path_changes.parquet", "changes.parquet", CHANGES_SCHEMA))
+
+    def __init__(self, out: Path, parts: Path, n_chunks: int) -> None:
+        self.out, self.parts, self.n_chunks = out, parts, n_chunks
+        self.next = 0
+        self._writers: list | None = None
+
+    def _tmp(self, name: str) -> Path:
+        return self.out / f".{name}.partial"
+
+    def advance(self) -> None:
+        while self.next < self.n_chunks and chunk_done(self.parts, self.next):
+            if self._writers is None:
+                self._writers = [parquet_writer(self._tmp(name), schema)
+                                 for name, _, schema in self._FILES]
+            for (_, what, _), writer in zip(self._FILES, self._writers, strict=True):
+                pf = pq.ParquetFile(_part(self.parts, self.next, what))
+                for g in range(pf.num_row_groups):
+                    writer.write_table(pf.read_row_group(g))
+            self.next += 1
+
+    def finish(self) -> None:
+        self.advance()
+        if self.next != self.n_chunks:
+            raise RuntimeError(f"chunk {self.next} of {self.n_chunks} is missing")
+        if self._writers is None:  # no chunks at all
+            self._writers = [parquet_writer(self._tmp(name), schema)
+                             for name, _, schema in self._FILES]
+        for writer in self._writers:
+            writer.close()
+        for name, _, _ in self._FILES:
+            os.replace(self._tmp(name), self.out / name)
+
+    def abort(self) -> None:
+        for writer in self._writers or ():
+            writer.close()
+        for name, _, _ in self._FILES:
+            self._tmp(name).unlink(missing_ok=True)
 
 
 def run_chunked(
@@ -192,31 +223,40 @@ def run_chunked(
     t0 = time.perf_counter()
     if progress is not None:
         progress(done * len(scn.modes), total * len(scn.modes))
+    assembler = _Assembler(out, parts, len(chunks))
+
     def tick(steps: int) -> None:
         nonlocal done
         done += steps
+        assembler.advance()
         if progress is not None:
             progress(done * len(scn.modes), total * len(scn.modes))
 
-    if scheduler is not None and todo:
-        _run_on_dask(scn, todo, parts, scheduler, tick)
-    elif workers <= 1 or len(todo) <= 1:
-        for k, a, b in todo:
-            tick(run_chunk(scn, k, a, b, parts))
-    else:
-        _FORKED = scn
-        try:
-            ctx = mp.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_run_forked, k, a, b, str(parts)) for k, a, b in todo]
-                for fut in as_completed(futures):
-                    tick(fut.result())
-        finally:
-            _FORKED = None
-    return _assemble(scn, out, parts, len(chunks), time.perf_counter() - t0)
+    try:
+        assembler.advance()  # chunks kept from an interrupted run
+        if scheduler is not None and todo:
+            _run_on_dask(scn, todo, parts, scheduler, tick)
+        elif workers <= 1 or len(todo) <= 1:
+            for k, a, b in todo:
+                tick(run_chunk(scn, k, a, b, parts))
+        else:
+            _FORKED = scn
+            try:
+                ctx = mp.get_context("fork")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                    futures = [pool.submit(_run_forked, k, a, b, str(parts))
+                               for k, a, b in todo]
+                    for fut in as_completed(futures):
+                        tick(fut.result())
+            finally:
+                _FORKED = None
+        return _assemble(scn, out, parts, len(chunks), assembler, time.perf_counter() - t0)
+    except BaseException:
+        assembler.abort()
+        raise
 
 
-def _assemble(scn: Scenario, out: Path, parts: Path, n_chunks: int,
+def _assemble(scn: Scenario, out: Path, parts: Path, n_chunks: int, assembler: _Assembler,
               elapsed_s: float) -> RunResult:
     net = scn.network
     stats = PairStats(scn.pairs, net.ground.names, scn.modes)
@@ -225,10 +265,7 @@ def _assemble(scn: Scenario, out: Path, parts: Path, n_chunks: int,
         with np.load(_part(parts, k, "stats.npz")) as z:
             part.load_state(dict(z))
         stats.merge(part)
-    _concat([_part(parts, k, "routes.parquet") for k in range(n_chunks)],
-            out / "routes.parquet", SCHEMA)
-    _concat([_part(parts, k, "changes.parquet") for k in range(n_chunks)],
-            out / "path_changes.parquet", CHANGES_SCHEMA)
+    assembler.finish()
     nodes = nodes_table(scn)
     _write_table(nodes, out / "nodes.parquet")
     _write_table(sites_table(scn), out / "sites.parquet")
