@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 
 from leosim.engine.simulate import StepResult
 from leosim.routing.shortest import INTERNET
@@ -35,16 +36,20 @@ CHANGES_SCHEMA = pa.schema(
 
 
 def path_hashes(offsets: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """A 64-bit fingerprint of every path (0 for an empty path)."""
-    lengths = np.diff(offsets)
-    pos = np.arange(len(nodes)) - np.repeat(offsets[:-1], lengths)
-    with np.errstate(over="ignore"):
-        terms = (nodes.astype(np.uint64) + np.uint64(1)) * _HASH_MULT[pos % len(_HASH_MULT)]
-    out = np.zeros(len(lengths), dtype=np.uint64)
-    nonempty = lengths > 0
-    if nonempty.any():
-        sums = np.add.reduceat(terms, offsets[:-1][nonempty]) if len(terms) else terms
-        out[nonempty] = sums
+    """A 64-bit fingerprint of every path (0 for an empty path): the sum over the path of
+    ``(node + 1) * K[position % 4096]`` modulo 2**64, with fixed odd random multipliers ``K``."""
+    return _path_hashes(np.asarray(offsets, dtype=np.int64), np.asarray(nodes), _HASH_MULT)
+
+
+@njit(cache=True, nogil=True)
+def _path_hashes(offsets, nodes, mult):
+    out = np.zeros(len(offsets) - 1, dtype=np.uint64)
+    one = np.uint64(1)
+    for i in range(len(out)):
+        h = np.uint64(0)
+        for k in range(offsets[i + 1] - offsets[i]):
+            h += (np.uint64(nodes[offsets[i] + k]) + one) * mult[k % len(mult)]
+        out[i] = h
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
+from numba import njit
 from scipy.sparse import csr_matrix
 
 from leosim.constants import C_KM_S
@@ -100,12 +101,42 @@ def build_graph(topo: Topology) -> RoutingGraph:
     """The :class:`RoutingGraph` of a topology.
 
     Edge lists never repeat a (src, dst) pair (ISL pairs, ground links and fibre pairs are each
-    unique), so the COO -> CSR conversion needs no de-duplication.
+    unique), so the CSR arrays are built directly (rows sorted by column, compiled).
     """
     n, m = topo.n_sats, topo.n_sites
     src, dst, w = edge_list(topo)
     n_nodes = n + 2 * m
-    mat = csr_matrix((w, (src, dst)), shape=(n_nodes, n_nodes))
-    mat.sort_indices()
+    indptr, indices, data = _csr(src, dst, w, n_nodes)
+    mat = csr_matrix((data, indices, indptr), shape=(n_nodes, n_nodes), copy=False)
+    mat.has_sorted_indices = True
     source_node = np.where(topo.relay, n + np.arange(m), n + m + np.arange(m))
     return RoutingGraph(mat, source_node, n, m)
+
+
+@njit(cache=True, nogil=True)
+def _csr(src, dst, w, n_nodes):
+    """CSR arrays of the edges ``src -> dst`` (weights ``w``), each row sorted by column."""
+    indptr = np.zeros(n_nodes + 1, dtype=np.int32)
+    for s in src:
+        indptr[s + 1] += 1
+    for i in range(n_nodes):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    indices = np.empty(len(src), dtype=np.int32)
+    data = np.empty(len(src), dtype=np.float64)
+    for e in range(len(src)):
+        k = fill[src[e]]
+        fill[src[e]] += 1
+        indices[k] = dst[e]
+        data[k] = w[e]
+    for i in range(n_nodes):  # rows are short (a few links): insertion sort
+        for k in range(indptr[i] + 1, indptr[i + 1]):
+            c, x = indices[k], data[k]
+            j = k - 1
+            while j >= indptr[i] and indices[j] > c:
+                indices[j + 1] = indices[j]
+                data[j + 1] = data[j]
+                j -= 1
+            indices[j + 1] = c
+            data[j + 1] = x
+    return indptr, indices, data
