@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean viewer-assets
+.PHONY: demo test bench bench-scale clean viewer-assets
 
 $(BIN)/leosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(BIN)/leosim viewer-assets
 
 bench: $(BIN)/leosim
 	$(BIN)/python benchmarks/bench_routing.py
+
+bench-scale: $(BIN)/leosim
+	cd benchmarks && ../$(BIN)/python bench_scale.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .leosim-assets

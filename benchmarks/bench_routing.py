@@ -4,7 +4,7 @@ For each constellation (Starlink-550 and full Starlink Gen1) with the 100 most p
 terminals, all 4,950 city pairs, laser +Grid:
 
 * ``leosim step``   - propagate + topology + graph + routes (Numba kernel), what ``leosim run`` does
-* ``routes numba``  - shortest paths only, Numba kernel with early exit
+* ``routes numba``  - shortest paths only, the default kernel (bucket queue, early exit)
 * ``routes scipy``  - shortest paths only, ``scipy.sparse.csgraph.dijkstra`` from every source
 * ``networkx``      - NetworkX ``single_source_dijkstra`` from every source on the same graph
   (the baseline; timed on a subset of sources and scaled, see the ``nx_sources`` column)
