@@ -418,3 +418,47 @@ def test_run_too_large_for_the_report_keeps_its_data(scenario_file, tmp_path, mo
     assert _cli("plot", out, "rtt", "-o", tmp_path / "x.png") == 2
     cap = capsys.readouterr()
     assert "Traceback" not in cap.err and "route rows" in cap.err
+
+
+def test_run_report_from_folder_equals_report_from_full_paths(run_dir):
+    # From a folder, report.csv reads only path[1] of each row (memory); the numbers must be
+    # those of terminal_report on the complete table with its paths.
+    import pyarrow.parquet as pq_
+
+    from leosim.engine.answer import run_report
+    from leosim.engine.run import RunResult
+    from leosim.metrics import terminal_report
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    nodes = pq_.read_table(run_dir / "nodes.parquet").to_pandas()
+    sites = pq_.read_table(run_dir / "sites.parquet")
+    result = RunResult(summary, nodes, run_dir, {"sites": sites})
+    full = pq_.read_table(run_dir / "routes.parquet").to_pandas()
+    want = terminal_report(full, nodes=nodes, sites=sites.to_pandas())
+    pd.testing.assert_frame_equal(run_report(result, result.sites), want, check_exact=True)
+    assert want["handovers"].notna().any()
+
+
+def test_viewer_rows_are_chosen_like_the_full_table(run_dir, monkeypatch):
+    # The viewer picks the first MAX_ROUTES routes (first appearance) and every k-th step so
+    # that at most MAX_ROUTE_ROWS rows remain; the reference does it on the whole table.
+    import math
+
+    from leosim.viewer import czml
+
+    monkeypatch.setattr(czml, "MAX_ROUTES", 3)
+    monkeypatch.setattr(czml, "MAX_ROUTE_ROWS", 7)
+    full = pq.read_table(run_dir / "routes.parquet").to_pandas()
+    for mode in (None, "bent_pipe"):
+        table, n_routes = czml._drawn_rows(run_dir / "routes.parquet", mode)
+        df = full if mode is None else full[full["mode"] == mode]
+        keys = list(dict.fromkeys(zip(df["mode"], df["src"], df["dst"], strict=True)))
+        assert n_routes == len(keys)
+        df = df[[k in set(keys[:3]) for k in zip(df["mode"], df["src"], df["dst"], strict=True)]]
+        times = np.unique(df["time_s"])
+        df = df[np.isin(df["time_s"], times[:: math.ceil(len(df) / 7)])]
+        got = table.to_pandas()
+        assert len(got) <= 7 * 2 and len(got) == len(df)
+        np.testing.assert_array_equal(got["time_s"], df["time_s"])
+        assert list(got["src"]) == list(df["src"]) and list(got["dst"]) == list(df["dst"])
+        assert [list(p) for p in got["path"]] == [list(p) for p in df["path"]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from leosim.engine.run import RunResult
 from leosim.metrics import compare_runs, terminal_report
@@ -17,8 +18,33 @@ ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "
 
 
 def run_report(result: RunResult, sites: pd.DataFrame | None = None) -> pd.DataFrame:
-    """:func:`leosim.metrics.terminal_report` of a run (one row per mode and pair)."""
-    return terminal_report(result.routes, nodes=result.nodes, sites=sites)
+    """:func:`leosim.metrics.terminal_report` of a run (one row per mode and pair).
+
+    From an output folder the paths are not loaded as Python objects: only their serving
+    satellite (``path[1]``) is read, batch by batch (a few times less memory; same report).
+    """
+    if result.out_dir is None:
+        return terminal_report(result.routes, nodes=result.nodes, sites=sites)
+    path = result.out_dir / "routes.parquet"
+    names = [n for n in pq.read_schema(path).names if n != "path"]
+    frame = pq.read_table(path, columns=names).to_pandas()
+    frame["serving_sat"] = serving_satellites(path)
+    return terminal_report(frame, nodes=result.nodes, sites=sites)
+
+
+def serving_satellites(routes_path) -> np.ndarray:
+    """``path[1]`` of every row of a routes Parquet file (-1 where the path is shorter)."""
+    parts = []
+    for batch in pq.ParquetFile(routes_path).iter_batches(columns=["path"]):
+        col = batch.column(0)
+        offsets = col.offsets.to_numpy()
+        values = col.values.to_numpy()
+        lengths = np.diff(offsets)
+        sat = np.full(len(lengths), -1, dtype=np.int64)
+        has = lengths > 1
+        sat[has] = values[offsets[:-1][has] + 1]
+        parts.append(sat)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def mode_comparison(report: pd.DataFrame) -> pd.DataFrame:

@@ -58,7 +58,8 @@ def terminal_report(routes: pd.DataFrame, *, nodes: pd.DataFrame | None = None,
     ----------
     routes : DataFrame
         A route table (``RunResult.routes``). Optional columns add optional results:
-        ``path`` (handovers; gateways with ``nodes``), ``target`` (PoPs of internet routes),
+        ``path`` (handovers; gateways with ``nodes``) or, instead, ``serving_sat`` (``path[1]``,
+        -1 when the path is shorter; handovers), ``target`` (PoPs of internet routes),
         ``gateway``, ``throughput_mbps``.
     nodes : DataFrame, optional
         Node table (``RunResult.nodes``), to find gateways on paths when ``routes`` has no
@@ -105,6 +106,8 @@ def terminal_report(routes: pd.DataFrame, *, nodes: pd.DataFrame | None = None,
     paths = flatten_paths(routes["path"]) if "path" in routes.columns else None
     if paths is not None:
         out = _join(out, _handovers(g, element_of(*paths, 1), ok))
+    elif "serving_sat" in routes.columns:  # path[1] of every row, -1 if none (less memory)
+        out = _join(out, _handovers(g, routes["serving_sat"].to_numpy(dtype=np.int64), ok))
     if "gateway" in routes.columns or (nodes is not None and paths is not None):
         gw = _serving_gateway(routes, nodes, ok, paths)
         main = main_share(_share(g, gw, ok, "gateway"), "gateway")

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -300,17 +301,21 @@ class _Scene:
                                  "material": {"solidColor": {"color": {"rgba": GSL_RGBA}}}},
                 })
 
-    def routes(self, table, mode: str | None) -> list[dict]:
-        """Path and RTT packets of each route; returns the route list for ``viewer.json``."""
+    def routes(self, table, mode: str | None, n_routes: int | None = None) -> list[dict]:
+        """Path and RTT packets of each route; returns the route list for ``viewer.json``.
+
+        ``n_routes``: how many routes the run has, when ``table`` holds only those drawn.
+        """
         if mode is not None:
             table = table.filter(pc.equal(table["mode"], mode))
         if table.num_rows == 0:
             return []
         df = table.to_pandas()
         keys = list(dict.fromkeys(zip(df["mode"], df["src"], df["dst"], strict=True)))
-        omitted = max(0, len(keys) - MAX_ROUTES)
+        n_routes = len(keys) if n_routes is None else n_routes
+        omitted = max(0, n_routes - MAX_ROUTES)
         if omitted:
-            warnings.warn(f"scene.czml draws the first {MAX_ROUTES} of {len(keys)} routes",
+            warnings.warn(f"scene.czml draws the first {MAX_ROUTES} of {n_routes} routes",
                           stacklevel=3)
         keys = keys[:MAX_ROUTES]
         wanted = set(keys)
@@ -413,6 +418,42 @@ def _timeline(epoch: datetime, end_s: float, spans: list[tuple[float, float]],
     return out
 
 
+def _drawn_rows(routes_file: Path, mode: str | None) -> tuple[pa.Table, int]:
+    """The rows of ``routes_file`` that :meth:`_Scene.routes` draws - the first
+    :data:`MAX_ROUTES` routes (of ``mode``), every k-th step so that at most
+    :data:`MAX_ROUTE_ROWS` rows remain - and the number of routes. Chosen from the key columns
+    alone, then read batch by batch, so memory follows the rows drawn, not the run's length."""
+    cols = ["time_s", "mode", "src", "dst", "target", "rtt_ms", "path", "reason"]
+    keys = pq.read_table(routes_file, columns=["time_s", "mode", "src", "dst"],
+                         read_dictionary=["mode", "src", "dst"]).unify_dictionaries()
+    t = keys["time_s"].to_numpy()
+    codes, sel = np.zeros(len(t), dtype=np.int64), np.ones(len(t), dtype=bool)
+    for name in ("mode", "src", "dst"):
+        col = keys[name].combine_chunks() if keys.num_rows else pa.array([], pa.string())
+        if not pa.types.is_dictionary(col.type):  # an empty file
+            col = col.dictionary_encode()
+        idx = col.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = codes * (len(col.dictionary) + 1) + idx
+        if name == "mode" and mode is not None:
+            sel &= col.dictionary.to_numpy(zero_copy_only=False)[idx] == mode
+    uniq, first = np.unique(codes[sel], return_index=True)
+    order = uniq[np.argsort(first)]  # routes in order of first appearance
+    sel &= np.isin(codes, order[:MAX_ROUTES])
+    n = int(sel.sum())
+    if n > MAX_ROUTE_ROWS:
+        times = np.unique(t[sel])
+        sel &= np.isin(t, times[::math.ceil(n / MAX_ROUTE_ROWS)])
+    parts, start = [], 0
+    for batch in pq.ParquetFile(routes_file).iter_batches(columns=cols):
+        rows = np.flatnonzero(sel[start:start + batch.num_rows])
+        if len(rows):
+            parts.append(batch.take(pa.array(rows)))
+        start += batch.num_rows
+    schema = pq.read_schema(routes_file)
+    table = pa.Table.from_batches(parts, schema=pa.schema([schema.field(c) for c in cols]))
+    return table, len(order)
+
+
 def write_czml(scenario, out_dir: str | Path, *, sample_s: float | None = None,
                mode: str | None = None, terminal_links: bool = True) -> Path:
     """Write ``scene.czml`` and ``viewer.json`` for ``scenario`` into its run folder.
@@ -456,8 +497,8 @@ def write_czml(scenario, out_dir: str | Path, *, sample_s: float | None = None,
     pairs: list[dict] = []
     if routes_file.is_file():
         check_fits_in_memory(routes_file, "the viewer scene")
-        cols = ["time_s", "mode", "src", "dst", "target", "rtt_ms", "path", "reason"]
-        pairs = scene.routes(pq.read_table(routes_file, columns=cols), mode)
+        drawn, n_routes = _drawn_rows(routes_file, mode)
+        pairs = scene.routes(drawn, mode, n_routes)
     g = net.ground
     term = g.kinds == "terminal"
     focus = term if term.any() else np.ones(len(g), dtype=bool)
