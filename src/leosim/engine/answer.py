@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from leosim.engine.run import RunResult
 from leosim.metrics import compare_runs, terminal_report
-from leosim.metrics._common import INTERNET
+from leosim.metrics._common import INTERNET, element_of
 
 ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "rtt_p95_ms",
                   "throughput_p50_mbps", "gateway_main", "gateway_main_share"]
@@ -34,16 +34,9 @@ def run_report(result: RunResult, sites: pd.DataFrame | None = None) -> pd.DataF
 
 def serving_satellites(routes_path) -> np.ndarray:
     """``path[1]`` of every row of a routes Parquet file (-1 where the path is shorter)."""
-    parts = []
-    for batch in pq.ParquetFile(routes_path).iter_batches(columns=["path"]):
-        col = batch.column(0)
-        offsets = col.offsets.to_numpy()
-        values = col.values.to_numpy()
-        lengths = np.diff(offsets)
-        sat = np.full(len(lengths), -1, dtype=np.int64)
-        has = lengths > 1
-        sat[has] = values[offsets[:-1][has] + 1]
-        parts.append(sat)
+    parts = [element_of(col.values.to_numpy(), col.offsets.to_numpy(), 1)
+             for col in (batch.column(0) for batch in
+                         pq.ParquetFile(routes_path).iter_batches(columns=["path"]))]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 

@@ -37,7 +37,7 @@ from leosim.engine.run import (
 )
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
-from leosim.io.atomic import atomic_write_json
+from leosim.io.atomic import atomic_write_json, partial_path
 from leosim.io.routes import SCHEMA, ParquetSink, parquet_writer
 from leosim.scenario.build import Scenario
 
@@ -139,14 +139,17 @@ class _Assembler:
         self._writers: list | None = None
 
     def _tmp(self, name: str) -> Path:
-        return self.out / f".{name}.partial"
+        return partial_path(self.out / name)
+
+    def _open(self) -> list:
+        if self._writers is None:
+            self._writers = [parquet_writer(self._tmp(name), schema)
+                             for name, _, schema in self._FILES]
+        return self._writers
 
     def advance(self) -> None:
         while self.next < self.n_chunks and chunk_done(self.parts, self.next):
-            if self._writers is None:
-                self._writers = [parquet_writer(self._tmp(name), schema)
-                                 for name, _, schema in self._FILES]
-            for (_, what, _), writer in zip(self._FILES, self._writers, strict=True):
+            for (_, what, _), writer in zip(self._FILES, self._open(), strict=True):
                 pf = pq.ParquetFile(_part(self.parts, self.next, what))
                 for g in range(pf.num_row_groups):
                     writer.write_table(pf.read_row_group(g))
@@ -156,10 +159,7 @@ class _Assembler:
         self.advance()
         if self.next != self.n_chunks:
             raise RuntimeError(f"chunk {self.next} of {self.n_chunks} is missing")
-        if self._writers is None:  # no chunks at all
-            self._writers = [parquet_writer(self._tmp(name), schema)
-                             for name, _, schema in self._FILES]
-        for writer in self._writers:
+        for writer in self._open():  # opened here if there were no chunks at all
             writer.close()
         for name, _, _ in self._FILES:
             os.replace(self._tmp(name), self.out / name)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import leosim
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
-from leosim.io.atomic import atomic_write_json
+from leosim.io.atomic import atomic_write_json, partial_path
 from leosim.io.routes import SCHEMA, ParquetSink, RouteBatcher
 from leosim.scenario.build import Scenario
 
@@ -145,7 +145,7 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = partial_path(path)
     pq.write_table(table, tmp)
     tmp.replace(path)
 

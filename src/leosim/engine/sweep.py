@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from leosim.engine.montecarlo import draw_seed, member_rows, summarise
 from leosim.errors import InputError
-from leosim.io.atomic import atomic_write_text
+from leosim.io.atomic import atomic_write_text, partial_path
 from leosim.scenario.model import MonteCarloSection
 
 Progress = Callable[[int, int], None]
@@ -53,7 +53,7 @@ def _member_file(out: Path, vi: int, draw: int) -> Path:
 
 def _write_member(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = partial_path(path)
     pq.write_table(pa.Table.from_pylist(rows), tmp)
     os.replace(tmp, path)
 

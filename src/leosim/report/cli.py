@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from leosim.errors import InputError
+from leosim.io.atomic import partial_path
 
 FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -68,7 +69,7 @@ def plot(
     data = load_run(directory, scenario=scn)
     fig = make_figure(figure, data, pair=pair, mode=mode, time_s=time)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.partial")
+    tmp = partial_path(output)
     try:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
         tmp.replace(output)

@@ -84,6 +84,19 @@ def _pair_label(src: str, dst: str) -> str:
     return f"{src} → {dst}"
 
 
+def _series(key, per_pair: bool, chosen: list, styles: list[str]) -> tuple[str, str, str]:
+    """``(mode, legend label, style)`` of a group keyed by mode (and src, dst when
+    ``per_pair``): pairs cycle through ``styles`` in the order of ``chosen``; one style per mode
+    otherwise (the first)."""
+    key = key if isinstance(key, tuple) else (key,)
+    mode = str(key[0])
+    label = _mode_label(mode)
+    if not per_pair:
+        return mode, label, styles[0]
+    pair = (str(key[1]), str(key[2]))
+    return mode, f"{label}, {_pair_label(*pair)}", styles[chosen.index(pair) % len(styles)]
+
+
 def _time_scale(t_max_s: float) -> tuple[float, str]:
     """Divisor and axis label for times after the epoch."""
     if t_max_s <= 900:
@@ -473,13 +486,7 @@ def cdf(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
     styles = ["-", "--", ":", "-."]
     by = PAIR if per_pair else ["mode"]
     for key, g in sub.groupby(by, sort=False, observed=True):
-        key = key if isinstance(key, tuple) else (key,)
-        mode = str(key[0])
-        label = _mode_label(mode)
-        ls = "-"
-        if per_pair:
-            label += f", {_pair_label(str(key[1]), str(key[2]))}"
-            ls = styles[chosen.index((str(key[1]), str(key[2]))) % len(styles)]
+        mode, label, ls = _series(key, per_pair, chosen, styles)
         ok = np.isfinite(g["rtt_ms"].to_numpy(dtype=float, na_value=np.nan))
         cols = [("rtt_ms", axes[0])] + ([("throughput_mbps", axes[1])] if has_tp else [])
         for col, ax in cols:
@@ -529,13 +536,7 @@ def hops(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None
     width = 0.84 / max(len(groups), 1)
     hatches = ["", "//", "..", "xx"]
     for k, (key, g) in enumerate(groups):
-        key = key if isinstance(key, tuple) else (key,)
-        mode = str(key[0])
-        label = _mode_label(mode)
-        hatch = ""
-        if per_pair:
-            label += f", {_pair_label(str(key[1]), str(key[2]))}"
-            hatch = hatches[chosen.index((str(key[1]), str(key[2]))) % len(hatches)]
+        mode, label, hatch = _series(key, per_pair, chosen, hatches)
         counts = np.bincount(g["hops"].to_numpy(dtype=np.int64) - lo, minlength=len(x))
         ax.bar(x + (k - (len(groups) - 1) / 2) * width, counts / counts.sum(), width,
                color=mode_color(mode), hatch=hatch, edgecolor="white", lw=0.5, label=label)

@@ -45,6 +45,29 @@ def read_paths(pred, row, target, reach):
 
 
 @njit(cache=True, nogil=True)
+def _pair_outputs(n_pairs, max_hops):
+    """Empty per-pair results: ``(one_way inf, target -1, paths (P, max_hops) -1, lengths 0)``."""
+    return (np.full(n_pairs, np.inf), np.full(n_pairs, -1, dtype=np.int64),
+            np.full((n_pairs, max_hops), -1, dtype=np.int32), np.zeros(n_pairs, dtype=np.int32))
+
+
+@njit(cache=True, nogil=True)
+def _mark_targets(p0, p1, pair_target, tag, stamp):
+    """Tag the distinct named targets of pairs ``p0:p1`` with ``stamp``; return ``(how many,
+    whether some pair wants the nearest PoP)``."""
+    remaining = 0
+    need_any = False
+    for p in range(p0, p1):
+        t = pair_target[p]
+        if t < 0:
+            need_any = True
+        elif tag[t] != stamp:
+            tag[t] = stamp
+            remaining += 1
+    return remaining, need_any
+
+
+@njit(cache=True, nogil=True)
 def _read_back(p0, p1, pair_target, found_any, dist, pred, one_way, target, paths, lengths):
     """Distances and paths of pairs ``p0:p1`` from one search; True if a path overflowed."""
     overflow = False
@@ -89,11 +112,7 @@ def routes_from_sources(indptr, indices, weights, sources, pair_ptr, pair_target
     first) with their lengths, and whether some path was longer than ``max_hops`` nodes (the
     caller then retries with a larger limit).
     """
-    n_pairs = pair_ptr[len(sources)]
-    one_way = np.full(n_pairs, np.inf)
-    target = np.full(n_pairs, -1, dtype=np.int64)
-    paths = np.full((n_pairs, max_hops), -1, dtype=np.int32)
-    lengths = np.zeros(n_pairs, dtype=np.int32)
+    one_way, target, paths, lengths = _pair_outputs(pair_ptr[len(sources)], max_hops)
     overflow = False
     dist = np.full(n_nodes, np.inf)
     pred = np.full(n_nodes, -1, dtype=np.int64)
@@ -110,15 +129,7 @@ def routes_from_sources(indptr, indices, weights, sources, pair_ptr, pair_target
             pred[v] = -1
             pos[v] = -1
         n_touched = 0
-        remaining = 0
-        need_any = False
-        for p in range(pair_ptr[s], pair_ptr[s + 1]):
-            t = pair_target[p]
-            if t < 0:
-                need_any = True
-            elif tag[t] != s + 1:
-                tag[t] = s + 1
-                remaining += 1
+        remaining, need_any = _mark_targets(pair_ptr[s], pair_ptr[s + 1], pair_target, tag, s + 1)
         found_any = -1
         src = sources[s]
         dist[src] = 0.0
@@ -211,11 +222,7 @@ def routes_from_sources_buckets(indptr, indices, weights, sources, pair_ptr, pai
     results as :func:`routes_from_sources`; of several points of presence settled in the same
     bucket the nearest (then the lowest-numbered) is taken.
     """
-    n_pairs = pair_ptr[len(sources)]
-    one_way = np.full(n_pairs, np.inf)
-    target = np.full(n_pairs, -1, dtype=np.int64)
-    paths = np.full((n_pairs, max_hops), -1, dtype=np.int32)
-    lengths = np.zeros(n_pairs, dtype=np.int32)
+    one_way, target, paths, lengths = _pair_outputs(pair_ptr[len(sources)], max_hops)
     overflow = False
     dist = np.full(n_nodes, np.inf)
     pred = np.full(n_nodes, -1, dtype=np.int32)
@@ -235,15 +242,7 @@ def routes_from_sources_buckets(indptr, indices, weights, sources, pair_ptr, pai
             pred[v] = -1
         n_touched = 0
         head[:] = -1
-        remaining = 0
-        need_any = False
-        for p in range(pair_ptr[s], pair_ptr[s + 1]):
-            t = pair_target[p]
-            if t < 0:
-                need_any = True
-            elif tag[t] != s + 1:
-                tag[t] = s + 1
-                remaining += 1
+        remaining, need_any = _mark_targets(pair_ptr[s], pair_ptr[s + 1], pair_target, tag, s + 1)
         found_any = -1
         src = sources[s]
         dist[src] = 0.0

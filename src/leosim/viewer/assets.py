@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from leosim.errors import InputError
+from leosim.io.atomic import partial_path
 
 CESIUM_VERSION = "1.145.0"
 """The ``cesium`` npm package version the viewer is written and tested against."""
@@ -121,7 +122,7 @@ def install(version: str = CESIUM_VERSION, *, force: bool = False,
             raise InputError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
                              f"{(proc.stderr or proc.stdout).strip()[-800:]}",
                              hint="check network access to the npm registry")
-        staging = dest.with_name(f".{dest.name}.partial")
+        staging = partial_path(dest)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(build, staging)
         pkg = build.parents[1]
