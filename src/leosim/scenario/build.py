@@ -18,6 +18,7 @@ from leosim.orbits.constellation import Constellation
 from leosim.orbits.presets import get_preset
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
 from leosim.routing.shortest import INTERNET
+from leosim.scenario.fingerprint import input_files
 from leosim.scenario.model import ScenarioModel, SiteSpec
 from leosim.threats.timeline import ThreatTimeline
 from leosim.timebase import TimeGrid, parse_epoch
@@ -40,6 +41,8 @@ class Scenario:
     source: str
     threats: ThreatTimeline | None = None
     route_stride: int = 1  # route rows written every this many steps (statistics: every step)
+    #: ``(key, absolute path)`` of every input file read (see :mod:`leosim.scenario.fingerprint`)
+    inputs: tuple[tuple[str, str], ...] = ()
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -209,7 +212,8 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     if model.constellation.hypatia_dir is not None:
         from leosim.io.hypatia import build_hypatia_scenario
 
-        return build_hypatia_scenario(model, base, source)
+        return attrs.evolve(build_hypatia_scenario(model, base, source),
+                            inputs=input_files(model, base))
     constellation = build_constellation(model, base, source)
     ground = build_ground(model, source)
     lk = model.links
@@ -245,7 +249,7 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
             hint='add a [[threats]] entry with type = "satellite_loss" and give its index')
     return Scenario(sc.name, network, times, build_pairs(model, ground, source),
                     tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
-                    threats, route_stride(model, source))
+                    threats, route_stride(model, source), input_files(model, base))
 
 
 def route_stride(model: ScenarioModel, source: str) -> int:
