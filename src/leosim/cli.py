@@ -174,37 +174,51 @@ def montecarlo(
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://HOST:PORT); default: an embedded LocalCluster.")
     ] = None,
+    scheduler_timeout: Annotated[float, typer.Option(
+        "--scheduler-timeout", min=0.1, help="Seconds to wait for the Dask scheduler.")] = 10.0,
     workers: Annotated[int, typer.Option("-j", "--workers", min=1,
                                          help="Workers of the embedded LocalCluster.")] = 2,
-    resume: Annotated[bool, typer.Option("--resume", help="Keep members already on disk.")
-                      ] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Keep the members on disk that are still part of this sweep (refused "
+                         "if the scenario or an input file changed).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
     serial: Annotated[bool, typer.Option("--serial", help="No Dask: run in this process.")
                       ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
     """Seeded Monte Carlo of a random threat on Dask: availability and RTT with CIs."""
+    from leosim.engine.dask_client import check_address
     from leosim.engine.montecarlo import run_draws, summarise
-    from leosim.engine.sweep import run_sweep
+    from leosim.engine.sweep import claimed, run_sweep
     from leosim.io.atomic import atomic_write_text
     from leosim.metrics import format_comparison
     from leosim.scenario.model import MonteCarloSection
 
+    if scheduler is not None:
+        check_address(scheduler)  # before the scenario is built
     scn = _load(scenario)
     mc = scn.model.montecarlo or MonteCarloSection()
+    resumed: list[tuple[int, int]] = []
     with Progress(TextColumn("members"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("mc", total=len(mc.values) * mc.draws)
         tick = lambda d, t: bar.update(task, completed=d)  # noqa: E731
         if serial:
-            table = run_draws(scn, mc, progress=tick)
-            summary = summarise(table, mc.confidence)
-            output.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(output / "draws.csv", table.to_csv(index=False))
-            atomic_write_text(output / "montecarlo.csv", summary.to_csv(index=False))
+            with claimed(output, "montecarlo", resume=False, force=force):
+                table = run_draws(scn, mc, progress=tick)
+                summary = summarise(table, mc.confidence)
+                atomic_write_text(output / "draws.csv", table.to_csv(index=False))
+                atomic_write_text(output / "montecarlo.csv", summary.to_csv(index=False))
         else:
             table, summary = run_sweep(scenario, output, scheduler=scheduler, n_workers=workers,
-                                       resume=resume, progress=tick)
+                                       resume=resume, force=force, progress=tick,
+                                       on_resume=lambda k, n: resumed.append((k, n)),
+                                       timeout_s=scheduler_timeout)
     if not quiet:
+        for kept, total in resumed:
+            out.print(f"resumed: {kept} of {total} members kept, {total - kept} computed",
+                      highlight=False)
         out.print(f"[bold]{escape(scn.name)}[/]: {mc.parameter} of threat {mc.threat}, "
                   f"{mc.draws} draws per value, {100 * mc.confidence:g}% CI", highlight=False)
         out.print(format_comparison(summary), highlight=False, soft_wrap=True)
@@ -222,22 +236,37 @@ def sweep(
         "sweep"),
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address; default: an embedded LocalCluster.")] = None,
+    scheduler_timeout: Annotated[float, typer.Option(
+        "--scheduler-timeout", min=0.1, help="Seconds to wait for the Dask scheduler.")] = 10.0,
     workers: Annotated[int, typer.Option("-j", "--workers", min=1)] = 2,
-    resume: Annotated[bool, typer.Option("--resume")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Keep the members on disk whose parameters are unchanged (refused if "
+                         "the scenario or an input file changed).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
     """Parameter-grid sweep on Dask: every combination, per-pair metrics (grid.csv)."""
+    from leosim.engine.dask_client import check_address
     from leosim.engine.sweep import parse_grid, run_grid
     from leosim.metrics import format_comparison
 
+    if scheduler is not None:
+        check_address(scheduler)  # before the scenario is built
     grid = parse_grid(param)
+    resumed: list[tuple[int, int]] = []
     with Progress(TextColumn("members"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("grid", total=None)
         table = run_grid(scenario, output, grid, scheduler=scheduler, n_workers=workers,
-                         resume=resume,
-                         progress=lambda d, t: bar.update(task, completed=d, total=t))
+                         resume=resume, force=force,
+                         progress=lambda d, t: bar.update(task, completed=d, total=t),
+                         on_resume=lambda k, n: resumed.append((k, n)),
+                         timeout_s=scheduler_timeout)
     if not quiet:
+        for kept, total in resumed:
+            out.print(f"resumed: {kept} of {total} members kept, {total - kept} computed",
+                      highlight=False)
         out.print(format_comparison(table.drop(columns="member")), highlight=False,
                   soft_wrap=True)
         out.print(f"results in {escape(str(output))} (members/, grid.csv)", highlight=False)
