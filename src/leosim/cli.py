@@ -47,9 +47,10 @@ def _default_workers(n_steps: int) -> int:
 
 def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
                   resume: bool = False, chunk_steps: int | None = None,
-                  scheduler: str | None = None) -> None:
+                  scheduler: str | None = None, scheduler_timeout_s: float = 10.0) -> None:
     from leosim.engine.answer import answer_lines, mode_comparison, run_report
     from leosim.engine.chunked import run_chunked
+    from leosim.engine.interrupt import deferred_sigint
     from leosim.io.atomic import atomic_write_text
     from leosim.metrics import format_comparison
 
@@ -66,10 +67,17 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("run", total=scn.times.n_steps * len(scn.modes))
-        result = run_chunked(
-            scn, out_dir, workers=workers or _default_workers(scn.times.n_steps),
-            chunk_steps=chunk_steps, resume=resume, scheduler=scheduler,
-            progress=lambda done, total: bar.update(task, completed=done))
+        with deferred_sigint():  # Ctrl-C stops between steps, never inside compiled code
+            result = run_chunked(
+                scn, out_dir, workers=workers or _default_workers(scn.times.n_steps),
+                chunk_steps=chunk_steps, resume=resume, scheduler=scheduler,
+                scheduler_timeout_s=scheduler_timeout_s,
+                progress=lambda done, total: bar.update(task, completed=done))
+    if result.resumed is not None and not quiet:
+        kept, total = result.resumed
+        out.print(f"resumed: {kept} of {total} time chunk(s) kept, {total - kept} computed",
+                  highlight=False)
+    _note_failed_propagations(result.summary, quiet)
     from leosim.errors import InputError
     from leosim.io.routes import check_fits_in_memory
 
@@ -111,6 +119,56 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
               f"{result.summary['wall_time_s']:.1f} s", highlight=False)
 
 
+def _note_failed_propagations(summary: dict, quiet: bool) -> None:
+    failed = summary.get("failed_propagations", {})
+    n = failed.get("satellite_steps", 0)
+    if n and not quiet:
+        codes = ", ".join(f"code {c}: {k:,}" for c, k in failed.get("by_sgp4_error_code",
+                                                                      {}).items())
+        err.print(f"[bold yellow]note:[/] {n:,} satellite-step(s) failed to propagate ({codes}; "
+                  f"see sgp4's error codes); those satellites carried no links at those steps "
+                  f"(summary.json: failed_propagations)", highlight=False, soft_wrap=True)
+
+
+def _run_in_folder(scn, output: Path, quiet: bool, *, resume: bool, force: bool,
+                   again: str, **kw) -> None:
+    """Claim the output folder, run with Ctrl-C deferred to safe points, mark the folder."""
+    import warnings
+
+    from leosim.errors import RunInterrupted
+    from leosim.io.outdir import OutputFolder
+
+    with OutputFolder.claim(output, command="run", resume=resume, force=force) as folder:
+        if folder.replaced and not resume and not quiet:
+            err.print(f"[bold yellow]note:[/] replacing the results of a previous run in "
+                      f"{escape(str(output))}", highlight=False, soft_wrap=True)
+        try:
+            with warnings.catch_warnings():
+                if quiet:
+                    warnings.simplefilter("ignore")
+                _run_scenario(scn, output, quiet, resume=resume, **kw)
+        except RunInterrupted as exc:
+            folder.interrupted(f"This `leosim run` was interrupted: {exc.done} of {exc.total} "
+                               f"time chunk(s) finished and are kept in .parts/. Continue with:"
+                               f"\n  {again} --resume")
+            raise RunInterrupted(output, exc.done, exc.total, kept=exc.kept) from None
+        except KeyboardInterrupt:  # after the simulation (reports) or before it started
+            folder.interrupted(f"This `leosim run` was interrupted before its outputs were all "
+                               f"written. Run it again:\n  {again}")
+            raise
+        except BaseException:
+            folder.failed("This `leosim run` failed before its outputs were all written; "
+                          "see the message it printed.")
+            raise
+        folder.complete()
+
+
+def _again(argv: list[str], drop: tuple[str, ...] = ("--resume", "--force")) -> str:
+    import shlex
+
+    return "leosim " + " ".join(shlex.quote(a) for a in argv if a not in drop)
+
+
 def _print_summary(summary: dict, limit: int = 25) -> None:
     table = Table(title="routes (round-trip propagation delay)")
     for col in ("mode", "from", "to", "available", "RTT min", "p50", "max ms", "path changes"):
@@ -139,10 +197,19 @@ def run(
         "--chunk-steps", min=1, help="Steps per checkpointed time chunk.")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Run the time chunks on this Dask scheduler (tcp://HOST:PORT).")] = None,
+    scheduler_timeout: Annotated[float, typer.Option(
+        "--scheduler-timeout", min=0.1, help="Seconds to wait for the Dask scheduler.")] = 10.0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
 ) -> None:
     """Run a scenario file and write its results (time chunks, checkpointed, resumable)."""
-    _run_scenario(_load(scenario), output, quiet, workers=workers, resume=resume,
-                  chunk_steps=chunk_steps, scheduler=scheduler)
+    if scheduler is not None:
+        from leosim.engine.dask_client import check_address
+
+        check_address(scheduler)
+    _run_in_folder(_load(scenario), output, quiet, resume=resume, force=force,
+                   again=_again(_ARGV), workers=workers, chunk_steps=chunk_steps,
+                   scheduler=scheduler, scheduler_timeout_s=scheduler_timeout)
 
 
 @app.command()
@@ -153,6 +220,8 @@ def demo(
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     workers: Annotated[int | None, typer.Option("-j", "--workers", min=1)] = None,
     resume: Annotated[bool, typer.Option("--resume")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
 ) -> None:
     """Run the built-in scenario: Mariupol, March 2022, bent pipe vs laser mesh."""
     import attrs
@@ -163,7 +232,8 @@ def demo(
         scn = _load(Path(path))
     if full:
         scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 86_400.0, 1.0))
-    _run_scenario(scn, output, quiet, workers=workers, resume=resume)
+    _run_in_folder(scn, output, quiet, resume=resume, force=force, again=_again(_ARGV),
+                   workers=workers)
 
 
 @app.command()
@@ -327,10 +397,50 @@ def _register_views() -> None:
 _register_views()
 
 
+_ARGV: list[str] = []
+_ENV_ERRNOS = {"ENOSPC", "EDQUOT", "EFBIG", "EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR",
+               "ENAMETOOLONG", "ELOOP", "EEXIST", "ENOENT", "EMFILE", "ENFILE"}
+
+
+def _os_error_message(exc: OSError) -> str:
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    what = exc.filename or "a file"
+    text = f"cannot read or write {what}: {exc.strerror or exc}"
+    if name in ("ENOSPC", "EDQUOT", "EFBIG"):
+        text += ("\n  fix: free space, raise the file-size limit (ulimit -f), or write less "
+                 "(output.routes_every_s, fewer pairs, a longer step_s); then run again with "
+                 "--resume")
+    elif name in ("EACCES", "EPERM", "EROFS"):
+        text += "\n  fix: choose a folder you can write (-o), or change its permissions"
+    return text
+
+
+def _interrupted(message: str) -> None:
+    err.print(f"[bold yellow]{escape(message)}[/]", highlight=False, soft_wrap=True)
+    sys.exit(130)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    err.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False,
+              soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors exit 2 with a message, never a traceback."""
+    """Entry point: user errors exit 2 with a message, never a traceback; Ctrl-C exits 130
+    saying what was kept."""
+    import warnings
+
+    from leosim.errors import RunInterrupted
+
+    global _ARGV
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _warning_line
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+    except RunInterrupted as exc:
+        _interrupted(f"{exc}; continue with: {_again(_ARGV)} --resume")
     except InputError as exc:
         _fail(exc, 2)
     except LeosimError as exc:
@@ -338,8 +448,20 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        _interrupted("interrupted")
+    except SystemError as exc:  # a Ctrl-C that landed while compiled code returned
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            _interrupted("interrupted")
+        raise
+    except OSError as exc:
+        import errno
+
+        if errno.errorcode.get(exc.errno or 0, "") in _ENV_ERRNOS:
+            _fail(InputError(_os_error_message(exc)), 2)
+        raise
+    except MemoryError:
+        _fail(InputError("out of memory", hint="run a shorter or smaller scenario, or thin the "
+                                                "route rows with output.routes_every_s"), 2)
     except Exception as exc:  # click usage errors
         # Matched by class name: typer >= 0.2x vendors click as typer._click (and click itself
         # may not be installed), older typer versions raise click's own classes.
@@ -348,7 +470,8 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(2)
         if "Abort" in names:  # click turns Ctrl-C into Abort
-            err.print("interrupted")
-            sys.exit(130)
+            _interrupted("interrupted")
         raise
-    sys.exit(0)
+    if isinstance(rv, int) and rv == 130:  # typer turned a Ctrl-C into Exit(130)
+        _interrupted("interrupted")
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -66,3 +66,13 @@ class HypatiaFormatError(InputError):
 
 class PropagationError(LeosimError):
     """Raised only where a caller explicitly asks for strict propagation."""
+
+
+class RunInterrupted(LeosimError):
+    """A run was stopped (Ctrl-C) with ``done`` of ``total`` time chunks finished and kept in
+    its output folder for ``--resume``."""
+
+    def __init__(self, out_dir, done: int, total: int, *, kept: int = 0) -> None:
+        self.out_dir, self.done, self.total, self.kept = out_dir, done, total, kept
+        super().__init__(f"interrupted: {done} of {total} time chunk(s) finished and kept in "
+                         f"{out_dir}")

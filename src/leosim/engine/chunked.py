@@ -15,18 +15,21 @@ renamed and the parts removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pyarrow.parquet as pq
 
+from leosim.engine.interrupt import check_interrupt, worker_init
 from leosim.engine.run import (
     RunResult,
     _summary,
@@ -37,9 +40,11 @@ from leosim.engine.run import (
 )
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
+from leosim.errors import InputError, RunInterrupted
 from leosim.io.atomic import atomic_write_json, partial_path
 from leosim.io.routes import SCHEMA, ParquetSink, parquet_writer
 from leosim.scenario.build import Scenario
+from leosim.scenario.fingerprint import fingerprint_difference, scenario_fingerprint
 
 PARTS = ".parts"
 Progress = Callable[[int, int], None]
@@ -110,19 +115,31 @@ def run_chunk_from_file(path: str, duration_s: float, step_s: float, k: int, sta
     return run_chunk(scn, k, start, stop, Path(parts))
 
 
-def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick) -> None:
-    from dask.distributed import Client, as_completed
+def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick,
+                 timeout_s: float = 10.0) -> None:
+    from dask.distributed import wait as dask_wait
+
+    from leosim.engine.dask_client import connect
 
     path = str(Path(scn.source).resolve())
     if not Path(path).is_file():
-        raise ValueError("running chunks on Dask needs a scenario built from a file")
-    with Client(scheduler) as client:
+        raise InputError("running chunks on Dask needs a scenario built from a file",
+                         where="--scheduler", hint="run `leosim run FILE --scheduler ...`")
+    with connect(scheduler, timeout_s=timeout_s) as client:
         futures = [client.submit(run_chunk_from_file, path, scn.times.duration_s,
                                  scn.times.step_s, k, a, b, str(parts.resolve()),
                                  key=f"leosim-chunk-{k}", pure=False, retries=3)
                    for k, a, b in todo]
-        for fut in as_completed(futures):
-            tick(fut.result())
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = dask_wait(pending, timeout=0.25, return_when="FIRST_COMPLETED")
+                for fut in done:
+                    tick(fut.result())
+                check_interrupt()
+        except BaseException:
+            client.cancel(list(pending))
+            raise
 
 
 class _Assembler:
@@ -171,6 +188,46 @@ class _Assembler:
             self._tmp(name).unlink(missing_ok=True)
 
 
+def _load_plan(plan_file: Path) -> dict | None:
+    try:
+        plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return plan if isinstance(plan, dict) else None
+
+
+def _prepare_parts(scn: Scenario, parts: Path, chunks: list[tuple[int, int]],
+                   chunk_steps: int | None, resume: bool) -> tuple[list[tuple[int, int]], dict]:
+    """Check (resume) or start (fresh) the checkpoint folder; return the chunk plan to run."""
+    plan_file = parts / "plan.json"
+    saved = _load_plan(plan_file) if parts.is_dir() else None
+    if parts.exists() and not parts.is_dir() or parts.is_symlink():
+        raise InputError(f"{parts} is not a folder leosim made", where="-o/--output",
+                         hint="move it away or choose another output folder")
+    if resume and saved is not None:
+        if chunk_steps is None and isinstance(saved.get("chunks"), list):
+            chunks = [tuple(c) for c in saved["chunks"]]  # keep the interrupted run's chunks
+        key = scenario_fingerprint(scn, extra={"chunks": [list(c) for c in chunks]})
+        diff = fingerprint_difference(saved, key)
+        if diff is not None:
+            raise InputError(
+                f"cannot resume the run in {parts.parent}: {diff} since it was interrupted",
+                where="--resume",
+                hint="run without --resume to start over (its finished chunks are discarded), "
+                     "or undo the change")
+        return chunks, key
+    if parts.is_dir():
+        if saved is None and any(parts.iterdir()):
+            raise InputError(f"{parts} is not leosim's (it has no readable plan.json)",
+                             where="-o/--output",
+                             hint="move it away or choose another output folder")
+        shutil.rmtree(parts)  # a fresh run: discard the previous run's chunks
+    parts.mkdir(parents=True)
+    key = scenario_fingerprint(scn, extra={"chunks": [list(c) for c in chunks]})
+    atomic_write_json(plan_file, key)
+    return chunks, key
+
+
 def run_chunked(
     scn: Scenario,
     out_dir: str | Path,
@@ -180,6 +237,7 @@ def run_chunked(
     resume: bool = False,
     progress: Progress | None = None,
     scheduler: str | None = None,
+    scheduler_timeout_s: float = 10.0,
 ) -> RunResult:
     """Run ``scn`` into ``out_dir`` in time chunks over ``workers`` local processes.
 
@@ -193,32 +251,36 @@ def run_chunked(
     workers : int
         Local processes (1: in this process).
     chunk_steps : int, optional
-        Steps per chunk (default :func:`default_chunk_steps`).
+        Steps per chunk (default :func:`default_chunk_steps`; on resume, the interrupted run's).
     resume : bool
         Keep the complete chunks a previous, interrupted run of the same scenario left behind.
+        The scenario, every input file it reads (by content) and leosim's version must be those
+        of the interrupted run (:mod:`leosim.scenario.fingerprint`); otherwise
+        :class:`~leosim.errors.InputError` says what changed.
     progress : callable(done, total), optional
         Called with steps x modes done.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://HOST:PORT``): the chunks run as Dask tasks there
         (workers rebuild the scenario from its file and write their parts into ``out_dir``, so
         they must share this file system).
+    scheduler_timeout_s : float
+        Seconds to wait for the scheduler to answer.
+
+    Raises
+    ------
+    RunInterrupted
+        On Ctrl-C (``KeyboardInterrupt``): the finished chunks are kept for ``resume=True``.
     """
     global _FORKED
     out = Path(out_dir)
     parts = out / PARTS
     n = scn.times.n_steps
     chunks = plan_chunks(n, chunk_steps or default_chunk_steps(n, workers))
-    key = {"scenario": scn.model.model_dump(mode="json"), "chunks": chunks,
-           "epoch": scn.times.epoch.isoformat()}
-    plan_file = parts / "plan.json"
-    if parts.exists() and not (resume and plan_file.exists()
-                               and json.loads(plan_file.read_text()) == key):
-        shutil.rmtree(parts)  # a fresh run, or a different scenario: start over
-    parts.mkdir(parents=True, exist_ok=True)
-    if not plan_file.exists():
-        atomic_write_json(plan_file, key)
+    chunks, _ = _prepare_parts(scn, parts, chunks, chunk_steps, resume)
+    kept = [k for k in range(len(chunks)) if chunk_done(parts, k)]
     todo = [(k, a, b) for k, (a, b) in enumerate(chunks) if not chunk_done(parts, k)]
-    done = sum(b - a for k, (a, b) in enumerate(chunks) if chunk_done(parts, k))
+    done = sum(chunks[k][1] - chunks[k][0] for k in kept)
+    finished = len(kept)
     total = n
     t0 = time.perf_counter()
     if progress is not None:
@@ -226,8 +288,9 @@ def run_chunked(
     assembler = _Assembler(out, parts, len(chunks))
 
     def tick(steps: int) -> None:
-        nonlocal done
+        nonlocal done, finished
         done += steps
+        finished += 1
         assembler.advance()
         if progress is not None:
             progress(done * len(scn.modes), total * len(scn.modes))
@@ -235,25 +298,50 @@ def run_chunked(
     try:
         assembler.advance()  # chunks kept from an interrupted run
         if scheduler is not None and todo:
-            _run_on_dask(scn, todo, parts, scheduler, tick)
+            _run_on_dask(scn, todo, parts, scheduler, tick, scheduler_timeout_s)
         elif workers <= 1 or len(todo) <= 1:
             for k, a, b in todo:
                 tick(run_chunk(scn, k, a, b, parts))
         else:
             _FORKED = scn
             try:
-                ctx = mp.get_context("fork")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                    futures = [pool.submit(_run_forked, k, a, b, str(parts))
-                               for k, a, b in todo]
-                    for fut in as_completed(futures):
-                        tick(fut.result())
+                _run_local_pool(todo, parts, workers, tick)
             finally:
                 _FORKED = None
-        return _assemble(scn, out, parts, len(chunks), assembler, time.perf_counter() - t0)
+        result = _assemble(scn, out, parts, len(chunks), assembler, time.perf_counter() - t0)
+        return attrs.evolve(result, resumed=(len(kept), len(chunks)) if resume else None)
+    except KeyboardInterrupt:
+        assembler.abort()
+        raise RunInterrupted(out, finished, len(chunks), kept=len(kept)) from None
     except BaseException:
         assembler.abort()
         raise
+
+
+def _run_local_pool(todo, parts: Path, workers: int, tick) -> None:
+    """Chunks over forked local processes that ignore Ctrl-C, die with this process, and are
+    stopped (SIGTERM) as soon as this process is interrupted or fails."""
+    ctx = mp.get_context("fork")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
+                               initargs=(os.getpid(),))
+    futures = []
+    try:
+        futures = [pool.submit(_run_forked, k, a, b, str(parts)) for k, a, b in todo]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                tick(fut.result())
+            check_interrupt()
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _assemble(scn: Scenario, out: Path, parts: Path, n_chunks: int, assembler: _Assembler,

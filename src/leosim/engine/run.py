@@ -13,9 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import leosim
+from leosim.engine.interrupt import check_interrupt
 from leosim.engine.simulate import simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.io.atomic import atomic_write_json, partial_path
+from leosim.io.outdir import fresh_file
 from leosim.io.routes import SCHEMA, ParquetSink, RouteBatcher
 from leosim.scenario.build import Scenario
 
@@ -35,6 +37,8 @@ class RunResult:
     nodes: pd.DataFrame
     out_dir: Path | None
     _tables: dict[str, pa.Table] = attrs.field(factory=dict)
+    #: ``(chunks kept from an interrupted run, chunks in all)`` for a resumed chunked run
+    resumed: tuple[int, int] | None = None
 
     def _frame(self, name: str) -> pd.DataFrame:
         if name not in self._tables:
@@ -97,6 +101,7 @@ def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
     total = len(times) * len(scn.modes)
     for done, res in enumerate(simulate(net, times, scn.pairs, modes=scn.modes,
                                         method=scn.method, threats=scn.threats), start=1):
+        check_interrupt()  # a Ctrl-C stops here, between steps (never inside compiled code)
         if (first_step + res.step) % scn.route_stride == 0:
             routes_sink.write(batcher.batch(res))
         events = stats.update(res)
@@ -145,7 +150,7 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
-    tmp = partial_path(path)
+    tmp = fresh_file(partial_path(path))
     pq.write_table(table, tmp)
     tmp.replace(path)
 

@@ -9,7 +9,7 @@ its name and timestamp are unchanged.
 >>> from leosim.scenario.fingerprint import fingerprint_difference
 >>> a = {"leosim_version": "0.1.0", "scenario": {"x": 1}, "inputs": {}}
 >>> fingerprint_difference(a, {**a, "scenario": {"x": 2}})
-'the scenario changed (scenario.x: 1 -> 2)'
+'the scenario changed (x: 1 -> 2)'
 >>> fingerprint_difference(a, a) is None
 True
 """
@@ -159,8 +159,7 @@ def fingerprint_difference(saved: dict, current: dict) -> str | None:
     if saved.get("scenario") != current.get("scenario"):
         where = _first_diff(saved.get("scenario"), current.get("scenario"), "")
         a, b = _at(saved.get("scenario"), where), _at(current.get("scenario"), where)
-        return f"the scenario changed (scenario.{where}: {a!r} -> {b!r})".replace(
-            "scenario.scenario", "scenario")
+        return f"the scenario changed ({where}: {a!r} -> {b!r})"
     for key in sorted(set(saved) | set(current)):
         if key in ("leosim_version", "inputs", "scenario"):
             continue

@@ -46,7 +46,7 @@ def _block() -> None:
 
 def view(
     out_dir: Annotated[Path, typer.Argument(help="Run output folder (holding scene.czml).")],
-    port: Annotated[int, typer.Option("--port", "-p",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535,
                                       help="Port to listen on (0: any free port).")] = 8765,
     no_browser: Annotated[bool, typer.Option("--no-browser",
                                              help="Print the URL; do not open a browser.")] = False,

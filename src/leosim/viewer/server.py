@@ -18,8 +18,10 @@ against DNS rebinding).
 from __future__ import annotations
 
 import mimetypes
+import os
 import shutil
 import socket
+import stat
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,8 +114,12 @@ class SiteMap:
         if not parts:
             parts = ["index.html"]
         if len(parts) == 1 and parts[0] in self.files:
-            f = self.files[parts[0]]
-            return f if f.is_file() else None
+            f = self.files[parts[0]]  # a run's own file: regular, and not a symbolic link
+            try:
+                st = os.lstat(f)
+            except OSError:
+                return None
+            return f if stat.S_ISREG(st.st_mode) else None
         if parts[0] in self.folders and parts[0] != "":
             root, rel = self.folders[parts[0]], parts[1:]
         elif "" in self.folders:
@@ -126,7 +132,7 @@ class SiteMap:
             target = root.joinpath(*rel).resolve(strict=True)
         except (OSError, RuntimeError):
             return None
-        if not target.is_relative_to(root) or not target.is_file():
+        if not target.is_relative_to(root) or not stat.S_ISREG(os.stat(target).st_mode):
             return None  # a symbolic link out of the folder, or a folder
         return target
 
