@@ -273,10 +273,11 @@ def claimed(out: Path, command: str, *, resume: bool, force: bool) -> Iterator[A
         folder.complete()
 
 
-def _connect_first(scheduler: str | None, timeout_s: float, stack: contextlib.ExitStack):
+def _connect_first(scheduler: str | None, timeout_s: float, stack: contextlib.ExitStack,
+                   client: Any = None):
     """Check and reach an explicit scheduler before the output folder is touched."""
-    if scheduler is None:
-        return None
+    if client is not None or scheduler is None:
+        return client
     check_address(scheduler)
     return stack.enter_context(connect(scheduler, timeout_s=timeout_s))
 
@@ -291,7 +292,8 @@ def _load_client_scenario(path: Path):
 def run_sweep(scenario_path: str | Path, out_dir: str | Path, *, scheduler: str | None = None,
               n_workers: int = 2, resume: bool = False, force: bool = False,
               progress: Progress | None = None, on_resume: OnResume | None = None,
-              timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[pd.DataFrame, pd.DataFrame]:
+              timeout_s: float = DEFAULT_TIMEOUT_S, client: Any = None,
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the scenario's ``[montecarlo]`` sweep on Dask; return ``(draws, summary)``.
 
     Writes ``draws/value=I/draw=D.parquet`` per member as it completes, then ``draws.csv`` and
@@ -320,6 +322,8 @@ def run_sweep(scenario_path: str | Path, out_dir: str | Path, *, scheduler: str 
         Called before any member runs with the number of members kept from disk.
     timeout_s : float
         Seconds to reach ``scheduler``.
+    client : distributed.Client, optional
+        An open client to run the members on (instead of ``scheduler``; left open).
     """
     from leosim.scenario.fingerprint import scenario_fingerprint
 
@@ -338,7 +342,7 @@ def run_sweep(scenario_path: str | Path, out_dir: str | Path, *, scheduler: str 
                              "parameter": mc.parameter} for vi, d in index}
     files = {names[m]: _member_file(out, *m) for m in index}
     with contextlib.ExitStack() as stack:
-        client = _connect_first(scheduler, timeout_s, stack)
+        client = _connect_first(scheduler, timeout_s, stack, client)
         with claimed(out, "montecarlo", resume=resume, force=force):
             kept = plan_members(out, "montecarlo", shared, params, files, resume=resume,
                                 source=path)
@@ -493,7 +497,7 @@ def run_grid(scenario_path: str | Path, out_dir: str | Path, grid: dict[str, lis
              scheduler: str | None = None, n_workers: int = 2, resume: bool = False,
              force: bool = False, progress: Progress | None = None,
              on_resume: OnResume | None = None,
-             timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
+             timeout_s: float = DEFAULT_TIMEOUT_S, client: Any = None) -> pd.DataFrame:
     """Run every combination of ``grid`` on Dask; per-pair metrics per member.
 
     Members stream to ``members/member=K.parquet``; ``grid.csv`` holds them all (one row per
@@ -521,6 +525,8 @@ def run_grid(scenario_path: str | Path, out_dir: str | Path, grid: dict[str, lis
         Called before any member runs with the number of members kept from disk.
     timeout_s : float
         Seconds to reach ``scheduler``.
+    client : distributed.Client, optional
+        An open client to run the members on (instead of ``scheduler``; left open).
     """
     from leosim.scenario.fingerprint import scenario_fingerprint
 
@@ -536,7 +542,7 @@ def run_grid(scenario_path: str | Path, out_dir: str | Path, grid: dict[str, lis
               for k in range(len(members))}
     files = {names[k]: out / "members" / f"{names[k]}.parquet" for k in range(len(members))}
     with contextlib.ExitStack() as stack:
-        client = _connect_first(scheduler, timeout_s, stack)
+        client = _connect_first(scheduler, timeout_s, stack, client)
         with claimed(out, "sweep", resume=resume, force=force):
             kept = plan_members(out, "sweep", grid_fingerprint(base, scenarios), params, files,
                                 resume=resume, source=path)
