@@ -218,15 +218,15 @@ TLE_GRID = """
 [scenario]
 name = "grid resume test"
 epoch = "2021-05-12T01:00:00Z"
-duration_s = 120
-step_s = 60
+duration_s = 1800
+step_s = 300
 modes = ["bent_pipe"]
 [constellation]
 tle_file = "sats.tle"
 [links]
 isl = "none"
 [ground]
-cities = ["London", "Paris", "Berlin"]
+cities = ["London", "Madrid", "Rome"]
 gateways = "starlink"
 pops = "starlink"
 [routing]
@@ -245,23 +245,25 @@ def test_grid_resume_refuses_a_changed_input_file_and_keeps_matching_members(tmp
     shutil.copy(DATA / "starlink_2021-05-11_subset.tle", tmp_path / "sats.tle")
     path = _write(tmp_path, TLE_GRID, "grid.toml")
     out = tmp_path / "out"
-    grid = parse_grid(["links.min_elevation_deg=25,40"])
+    grid = parse_grid(["links.min_elevation_deg=10,25"])
     run_grid(path, out, grid, client=client)
     first = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "members").iterdir()}
     assert len(first) == 2
     # A third elevation: the two members on disk are kept, one is computed.
-    grid3 = parse_grid(["links.min_elevation_deg=25,40,55"])
+    grid3 = parse_grid(["links.min_elevation_deg=10,25,40"])
     seen: list[tuple[int, int]] = []
     table = run_grid(path, out, grid3, client=client, resume=True,
                      on_resume=lambda k, n: seen.append((k, n)))
     assert seen == [(2, 3)]
     assert all((p.stat().st_ino, p.stat().st_mtime_ns) == v for p, v in first.items())
     pd.testing.assert_frame_equal(table, _grid_serial(path, grid3), check_dtype=False)
+    avail = table.groupby("param:links.min_elevation_deg")["availability"].mean()
+    assert avail[10] > avail[40]  # the members differ: a kept member in the wrong place shows
     # The TLE file loses its last satellite (same name, new content): refused, exit 2.
     tle = (tmp_path / "sats.tle").read_text().splitlines()
     (tmp_path / "sats.tle").write_text("\n".join(tle[:-3]) + "\n")
     with pytest.raises(SystemExit) as exc:
-        main(["sweep", str(path), "-p", "links.min_elevation_deg=25,40,55", "-o", str(out),
+        main(["sweep", str(path), "-p", "links.min_elevation_deg=10,25,40", "-o", str(out),
               "--resume", "-q"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
