@@ -19,7 +19,8 @@ a network by four files in one directory:
 Other files (``gsl_interfaces_info.txt``, dynamic state) are not read: interface counts and
 bandwidths do not change minimum-delay routes.
 
-Hypatia's rules, as leosim applies them (:func:`build_hypatia_scenario`): a ground station may use
+This module only reads: it sits below the scenario builder. Hypatia's rules, as leosim applies
+them (:func:`leosim.scenario.hypatia.build_hypatia_scenario`): a ground station may use
 every satellite within ``max_gsl_length_m`` (a distance rule, not an elevation angle); the links of
 ``isls.txt`` are up while they are no longer than ``max_isl_length_m``; ground stations are only
 path end points, never relays (Hypatia's ``algorithm_free_one_only_over_isls``); no fibre, no
@@ -43,15 +44,15 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from leosim.engine.network import LinkRules, Network
-from leosim.errors import HypatiaFormatError, InputError, ScenarioError, TLEError
+from leosim.errors import HypatiaFormatError, TLEError
 from leosim.ground.sites import GroundSegment, Site
-from leosim.links.fibre import FibreLinks
+from leosim.orbits.hypatia_frame import (
+    EARTH_FRAMES,
+    HypatiaFrameConstellation,
+    site_at_pyephem_point,
+)
 from leosim.orbits.sgp4_constellation import TLEConstellation
 from leosim.orbits.tle import ElementSet, parse_tle_text
-from leosim.scenario.build import Scenario, build_pairs, route_stride
-from leosim.scenario.model import GroundSection, ScenarioModel
-from leosim.timebase import TimeGrid, parse_epoch
 
 #: The files a Hypatia directory must hold.
 REQUIRED_FILES = ("tles.txt", "isls.txt", "ground_stations.txt", "description.txt")
@@ -129,13 +130,43 @@ class HypatiaNetwork:
         """Hypatia gid -> leosim site index."""
         return {int(g): k for k, g in enumerate(self.gids)}
 
-    def ground_segment(self) -> GroundSegment:
-        """The ground stations as a :class:`GroundSegment` (site ``k`` = gid ``gids[k]``)."""
+    def ground_segment(self, *, earth_frame: str = "ut1") -> GroundSegment:
+        """The ground stations as a :class:`GroundSegment` (site ``k`` = gid ``gids[k]``).
+
+        ``earth_frame="ut1"`` places them on WGS84 from latitude, longitude and elevation;
+        ``"hypatia"`` where PyEphem's observers stand
+        (:func:`~leosim.orbits.hypatia_frame.site_at_pyephem_point`).
+        """
+        _check_frame(earth_frame)
+        if earth_frame == "hypatia":
+            return GroundSegment(site_at_pyephem_point(s) for s in self.sites)
         return GroundSegment(self.sites)
 
-    def constellation(self, epoch: datetime | str | None = None) -> TLEConstellation:
-        """The satellites propagated with SGP4; ``epoch=None`` uses the TLE epoch (Hypatia's t = 0)."""
-        return TLEConstellation(self.element_sets, self.epoch if epoch is None else epoch)
+    def constellation(self, epoch: datetime | str | None = None, *,
+                      earth_frame: str = "ut1") -> TLEConstellation:
+        """The satellites propagated with SGP4.
+
+        Parameters
+        ----------
+        epoch : datetime or str, optional
+            Scenario epoch; None uses the TLE epoch (Hypatia's t = 0).
+        earth_frame : {"ut1", "hypatia"}, default "ut1"
+            ``"ut1"``: leosim's Earth-fixed frame (GMST at UT1 from the IERS table).
+            ``"hypatia"``: PyEphem's, as satgenpy measures distances (sidereal time of UTC, no
+            UT1 - UTC), see :class:`~leosim.orbits.hypatia_frame.HypatiaFrameConstellation`.
+
+        Returns
+        -------
+        TLEConstellation
+        """
+        _check_frame(earth_frame)
+        cls = HypatiaFrameConstellation if earth_frame == "hypatia" else TLEConstellation
+        return cls(self.element_sets, self.epoch if epoch is None else epoch)
+
+
+def _check_frame(earth_frame: str) -> None:
+    if earth_frame not in EARTH_FRAMES:
+        raise ValueError(f"earth_frame must be one of {EARTH_FRAMES}, got {earth_frame!r}")
 
 
 def _read(path: Path) -> list[str]:
@@ -395,90 +426,3 @@ def read_hypatia_dir(path: str | PathLike[str]) -> HypatiaNetwork:
         max_isl_length_km=float(desc["max_isl_length_m"]) / 1000.0,
         description=desc,
     )
-
-
-def hypatia_link_rules(net: HypatiaNetwork) -> LinkRules:
-    """Hypatia's link rules: GSL within ``max_gsl_length``, ISL within ``max_isl_length``,
-    any satellite in range usable, no relaying through ground stations."""
-    return LinkRules(
-        gsl_rule="distance",
-        max_gsl_range_km=net.max_gsl_length_km,
-        terminal_policy="lowest_delay",
-        max_isl_km=net.max_isl_length_km,
-        ground_relay=False,
-    )
-
-
-def _reject_overrides(model: ScenarioModel, source: str) -> None:
-    """Sections that a Hypatia directory defines itself must be left at their defaults."""
-    hint_dir = "the Hypatia directory defines its own ground stations and link rules"
-    if model.links.model_fields_set:
-        key = sorted(model.links.model_fields_set)[0]
-        raise ScenarioError(
-            f"links.{key} cannot be set together with constellation.hypatia_dir",
-            source=source, where=f"links.{key}",
-            hint=f"remove the [links] table: {hint_dir} (description.txt, isls.txt)",
-        )
-    g = model.ground
-    default = GroundSection()
-    for key in ("cities", "top_cities", "sites", "gateways", "pops"):
-        if getattr(g, key) != getattr(default, key):
-            raise ScenarioError(
-                f"ground.{key} cannot be used with constellation.hypatia_dir",
-                source=source, where=f"ground.{key}",
-                hint=f"remove it: {hint_dir} (ground_stations.txt); add stations to that file",
-            )
-    if model.routing.to_internet != "none":
-        raise ScenarioError(
-            "routes to the internet need points of presence, which a Hypatia network has none of",
-            source=source, where="routing.to_internet",
-            hint='use pairs = "all" or a list of ground-station name pairs',
-        )
-
-
-def build_hypatia_scenario(model: ScenarioModel, base_dir: str | Path,
-                           source: str) -> Scenario:
-    """A runnable :class:`~leosim.scenario.build.Scenario` from a Hypatia directory.
-
-    The network follows Hypatia's rules (see the module docstring): SGP4 satellites from
-    ``tles.txt``; ``isls.txt`` links checked against ``max_isl_length_m``; ground links within
-    ``max_gsl_length_m``; ground stations are terminals that never relay; no fibre, gateways or
-    points of presence. ``[scenario]`` gives the times (``epoch`` defaults to the TLE epoch,
-    Hypatia's t = 0), the modes and the seed; ``[routing]`` the pairs (``"all"`` = every pair of
-    ground stations) and the shortest-path method.
-
-    Parameters
-    ----------
-    model : ScenarioModel
-        With ``constellation.hypatia_dir`` set.
-    base_dir : str or Path
-        Directory that a relative ``hypatia_dir`` is relative to (the scenario file's).
-    source : str
-        Name of the scenario file, for error messages.
-
-    Raises
-    ------
-    HypatiaFormatError
-        The directory is incomplete or a file is malformed.
-    ScenarioError
-        The scenario also sets ``[links]`` or ``[ground]`` keys, asks for internet routes, names
-        an unknown ground station or has a bad epoch.
-    """
-    rel = Path(model.constellation.hypatia_dir or "").expanduser()
-    path = rel if rel.is_absolute() else Path(base_dir) / rel
-    _reject_overrides(model, source)
-    net = read_hypatia_dir(path)
-    sc = model.scenario
-    try:
-        epoch = parse_epoch(sc.epoch) if sc.epoch else net.epoch
-    except InputError as exc:
-        raise ScenarioError(exc.message, source=source, where="scenario.epoch",
-                            hint=exc.hint) from None
-    ground = net.ground_segment()
-    network = Network(net.constellation(epoch), ground, net.isl_pairs, FibreLinks.empty(),
-                      hypatia_link_rules(net))
-    times = TimeGrid(epoch, sc.duration_s, sc.step_s)
-    pairs = build_pairs(model, ground, source)
-    return Scenario(sc.name, network, times, pairs, tuple(dict.fromkeys(sc.modes)),
-                    model.routing.method, sc.seed, model, source,
-                    route_stride=route_stride(model, source))

@@ -210,7 +210,7 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     """Build a :class:`Scenario` from a validated model; relative paths resolve to ``base_dir``."""
     base = Path(base_dir)
     if model.constellation.hypatia_dir is not None:
-        from leosim.io.hypatia import build_hypatia_scenario
+        from leosim.scenario.hypatia import build_hypatia_scenario
 
         return attrs.evolve(build_hypatia_scenario(model, base, source),
                             inputs=input_files(model, base))

@@ -43,6 +43,7 @@ class ConstellationSection(_Strict):
     omm_file: str | None = None
     hypatia_dir: str | None = None
     interpolate_s: float = Field(60.0, ge=0, le=600)
+    earth_frame: Literal["ut1", "hypatia"] = "ut1"  # "hypatia": PyEphem's (docs/hypatia.md)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ConstellationSection:
@@ -53,6 +54,8 @@ class ConstellationSection(_Strict):
                 "give exactly one of preset, shells, tle_file, omm_file, hypatia_dir"
                 + (f" (got {', '.join(given)})" if given else " (got none)")
             )
+        if self.earth_frame != "ut1" and self.hypatia_dir is None:
+            raise ValueError('earth_frame = "hypatia" needs hypatia_dir (docs/hypatia.md)')
         return self
 
 
