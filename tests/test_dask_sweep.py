@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from leosim.api import load_scenario
-from leosim.engine.montecarlo import run_draws
+from leosim.engine.montecarlo import run_draws, summarise
 from leosim.engine.sweep import run_sweep
 
 SCENARIO = """
@@ -98,7 +98,12 @@ def test_sweep_survives_a_killed_worker(tmp_path):
         assert workers[0].wait(5) == -signal.SIGKILL
         pd.testing.assert_frame_equal(draws, serial, check_dtype=False)
         assert len(list((out / "draws").rglob("*.parquet"))) == 16
-        assert (out / "montecarlo.csv").exists()
+        # The summary (returned and written) is the serial run's: means and CIs per value.
+        expected = summarise(serial)
+        assert len(expected) == 4 * 2 and (expected["draws"] == 4).all()
+        pd.testing.assert_frame_equal(summary, expected, check_dtype=False)
+        pd.testing.assert_frame_equal(pd.read_csv(out / "montecarlo.csv"), expected,
+                                      check_dtype=False)
     finally:
         for p in procs:
             _stop(p)
@@ -122,11 +127,15 @@ def test_sweep_killed_with_sigkill_resumes_to_serial_result(tmp_path):
     kept = {p: p.stat().st_mtime_ns for p in out.rglob("draw=*.parquet")}
     assert 3 <= len(kept) < 16
     assert not (out / "montecarlo.csv").exists()
-    res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    res = subprocess.run([c for c in cmd if c != "-q"] + ["--resume"], capture_output=True,
+                         text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # not recomputed
     resumed = pd.read_csv(out / "draws.csv")
     pd.testing.assert_frame_equal(resumed, serial.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "montecarlo.csv"), summarise(serial),
+                                  check_dtype=False)
+    assert f"resumed: {len(kept)} of 16 members kept, {16 - len(kept)} computed" in res.stdout
 
 
 @pytest.mark.skipif(not DASK.exists(), reason="the dask command is not installed")

@@ -44,10 +44,45 @@ def _sweep() -> pd.DataFrame:
     return run_draws(_scenario())
 
 
+def _seed_sequence_word(entropy: list[int]) -> int:
+    """First word of numpy's ``SeedSequence(entropy).generate_state(1)``, re-implemented from
+    its published algorithm (O'Neill's seed_seq_fe: a 4-word pool hashed and cross-mixed, then
+    one output hash) in plain integer arithmetic: an oracle independent of numpy."""
+    m32 = 0xFFFFFFFF
+    mult = [0x43B0D7E5]
+
+    def hashmix(v: int) -> int:
+        v = (v ^ mult[0]) & m32
+        mult[0] = (mult[0] * 0x931E8875) & m32
+        v = (v * mult[0]) & m32
+        return v ^ (v >> 16)
+
+    def mix(x: int, y: int) -> int:
+        r = (0xCA01F9DD * x - 0x4973F715 * y) & m32
+        return r ^ (r >> 16)
+
+    pool = [hashmix(entropy[i] if i < len(entropy) else 0) for i in range(4)]
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(4, len(entropy)):
+        for dst in range(4):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    v = ((pool[0] ^ 0x8B51F9DD) * ((0x8B51F9DD * 0x58F38DED) & m32)) & m32
+    return v ^ (v >> 16)
+
+
 def test_draw_seed_is_deterministic_and_distinct():
-    assert draw_seed(7, 1, 2) == draw_seed(7, 1, 2)
+    # Pinned values (a changed derivation would silently change every published sweep) ...
+    assert draw_seed(7, 1, 2) == 1734722684
+    assert draw_seed(7, 2, 1) == 1060258595  # order matters: value and draw are not swapped
+    # ... equal to an independent implementation of the derivation.
+    for triple in [(7, 1, 2), (7, 2, 1), (0, 0, 0), (11, 3, 3), (2**31, 17, 1000)]:
+        assert draw_seed(*triple) == _seed_sequence_word(list(triple)), triple
     seeds = {draw_seed(s, v, d) for s in (0, 7) for v in range(4) for d in range(4)}
     assert len(seeds) == 2 * 4 * 4  # 32 (seed, value, draw) triples, 32 different seeds
+    assert all(0 <= x < 2**32 for x in seeds)
 
 
 def test_table_shape():
