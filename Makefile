@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-scale clean viewer-assets
+.PHONY: demo test bench bench-scale clean viewer-assets wheel-check
 
 $(BIN)/leosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ bench-scale: $(BIN)/leosim
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .leosim-assets
+
+# Build the wheel, install it into a fresh venv, run the demo and validate every example there.
+wheel-check:
+	tools/check_wheel.sh

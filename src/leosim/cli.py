@@ -48,10 +48,9 @@ def _default_workers(n_steps: int) -> int:
 def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
                   resume: bool = False, chunk_steps: int | None = None,
                   scheduler: str | None = None, scheduler_timeout_s: float = 10.0) -> None:
-    from leosim.engine.answer import answer_lines, mode_comparison, run_report
+    from leosim.engine.answer import answer_lines, mode_comparison
     from leosim.engine.chunked import run_chunked
     from leosim.engine.interrupt import deferred_sigint
-    from leosim.io.atomic import atomic_write_text
     from leosim.metrics import format_comparison
 
     if not quiet:
@@ -78,23 +77,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(f"resumed: {kept} of {total} time chunk(s) kept, {total - kept} computed",
                   highlight=False)
     _note_failed_propagations(result.summary, quiet)
-    from leosim.errors import InputError
-    from leosim.io.routes import check_fits_in_memory
+    from leosim.engine.answer import write_post_run
 
-    try:
-        check_fits_in_memory(out_dir / "routes.parquet", "report.csv, report.html and scene.czml")
-    except InputError as exc:  # a very long run: keep what it wrote, say what was skipped
-        err.print(f"[bold yellow]note:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        report = None
-    else:
-        report = run_report(result, result.sites)
-        atomic_write_text(out_dir / "report.csv", report.to_csv(index=False))
-        from leosim.report import write_report
-
-        write_report(out_dir, scenario=scn)
-        from leosim.viewer.czml import write_czml
-
-        write_czml(scn, out_dir)
+    report = write_post_run(scn, result, out_dir)  # batch by batch: any run length
     if quiet:
         return
     if report is None:
@@ -368,6 +353,39 @@ def presets() -> None:
                            f"{s.sats_per_plane}" for s in p.shells)
         table.add_row(p.name, f"{p.n_sats:,}", shells, p.source)
     out.print(table)
+
+
+@app.command()
+def examples(
+    copy_to: Annotated[Path | None, typer.Option(
+        "--copy", help="Copy the example scenarios (and their data folders) into this folder.")
+    ] = None,
+) -> None:
+    """List the example scenarios shipped with leosim, or copy them out to edit."""
+    import shutil
+
+    root = resources.files("leosim") / "examples"
+    with resources.as_file(root) as folder:
+        names = sorted(p.name for p in Path(folder).iterdir() if p.suffix == ".toml")
+        if copy_to is None:
+            for name in names:
+                out.print(f"{Path(folder) / name}", highlight=False)
+            return
+        if copy_to.exists() and (not copy_to.is_dir() or any(copy_to.iterdir())):
+            raise InputError(f"{copy_to} exists and is not an empty folder", where="--copy",
+                             hint="give a new folder")
+        shutil.copytree(folder, copy_to, dirs_exist_ok=True, symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        # Paths into the package's data folder must keep working from the copy.
+        data = resources.files("leosim") / "data"
+        with resources.as_file(data) as data_dir:
+            for p in copy_to.glob("*.toml"):
+                text = p.read_text(encoding="utf-8")
+                if '"../data/' in text:
+                    p.write_text(text.replace('"../data/', f'"{Path(data_dir).as_posix()}/'),
+                                 encoding="utf-8")
+    out.print(f"copied {len(names)} example scenario(s) to {escape(str(copy_to))}",
+              highlight=False)
 
 
 @app.command("export-tles")
