@@ -179,6 +179,11 @@ def test_path_entities_follow_the_routes(run_dir, routes):
                             scn.network.ground.names.astype(str)])
     epoch = parse_epoch(EPOCH)
     paths = [p for p in packets if p["id"].startswith("path/")]
+    # Every route of the scenario is in the scene (6 pairs of the 4 cities): a scene without
+    # routes must not pass the loop below vacuously.
+    assert [(p["src"], p["dst"]) for p in meta["pairs"]] == [tuple(n) for n in scn.pair_names]
+    assert len(meta["pairs"]) == 6
+    drawn = 0
     for pair in meta["pairs"]:
         mine = [p for p in paths if p["properties"]["pair"] == pair["index"]]
         rows = routes[(routes.src == pair["src"]) & (routes.dst == pair["dst"])]
@@ -191,9 +196,12 @@ def test_path_entities_follow_the_routes(run_dir, routes):
                 continue
             # Exactly one path entity at each step, through the route's nodes.
             assert len(live) == 1, (pair, t)
+            drawn += 1
             assert json.loads(live[0]["properties"]["nodes"]) == names[list(path)].tolist()
             refs = live[0]["polyline"]["positions"]["references"]
             assert len(refs) == len(path)
+    # One drawn path per reachable pair-step: as many as routes.parquet has non-empty paths.
+    assert drawn == int((routes.path.map(len) > 0).sum()) > 0
 
 
 def test_demo_scene_stays_small():
