@@ -401,25 +401,6 @@ def test_export_tles(tmp_path, capsys):
     assert _all_files(tmp_path) == ["f.tle"]  # no temporary file left behind
 
 
-def test_run_too_large_for_the_report_keeps_its_data(scenario_file, tmp_path, monkeypatch,
-                                                      capsys):
-    # Above the in-memory row limit the run still writes every data file and exits 0, but
-    # skips report.csv / report.html / scene.czml with a note saying how to get them; `leosim
-    # plot` on such a folder fails cleanly (exit 2, no traceback).
-    from leosim.io import routes as routes_module
-
-    monkeypatch.setattr(routes_module, "MAX_ROWS_IN_MEMORY", 10)
-    out = tmp_path / "big"
-    assert _cli("run", scenario_file, "-o", out) == 0
-    cap = capsys.readouterr()
-    assert "routes_every_s" in cap.err and "summary.json" in cap.err
-    assert _all_files(out) == sorted(set(OUTPUTS) - {"report.csv", "report.html", "scene.czml",
-                                                     "viewer.json"})
-    assert _cli("plot", out, "rtt", "-o", tmp_path / "x.png") == 2
-    cap = capsys.readouterr()
-    assert "Traceback" not in cap.err and "route rows" in cap.err
-
-
 def test_run_report_from_folder_equals_report_from_full_paths(run_dir):
     # From a folder, report.csv reads only path[1] of each row (memory); the numbers must be
     # those of terminal_report on the complete table with its paths.

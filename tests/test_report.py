@@ -235,7 +235,7 @@ def test_report_without_scenario_skips_coverage(run_dir, report_html, tmp_path):
     assert len(doc.rows) == len(ref)
     for r in doc.rows:  # same table from terminal_report as from report.csv
         assert r == ref[(r["mode"], r["src"], r["dst"])]
-    assert not list(out.glob(".*"))  # atomic write left no temporary file
+    assert not list(out.glob(".*.partial"))  # atomic write left no temporary file
 
 
 def test_plot_png_and_svg(run_dir, scenario_file, tmp_path):

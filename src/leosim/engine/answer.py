@@ -5,6 +5,8 @@ Used by ``leosim demo`` and ``leosim run``; computation only (the CLI prints it)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -12,6 +14,7 @@ import pyarrow.parquet as pq
 from leosim.engine.run import RunResult
 from leosim.metrics import compare_runs, terminal_report
 from leosim.metrics._common import INTERNET, element_of
+from leosim.metrics.stream import terminal_report_file
 
 ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "rtt_p95_ms",
                   "throughput_p50_mbps", "gateway_main", "gateway_main_share"]
@@ -20,16 +23,45 @@ ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "
 def run_report(result: RunResult, sites: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`leosim.metrics.terminal_report` of a run (one row per mode and pair).
 
-    From an output folder the paths are not loaded as Python objects: only their serving
-    satellite (``path[1]``) is read, batch by batch (a few times less memory; same report).
+    From an output folder ``routes.parquet`` is read batch by batch
+    (:func:`leosim.metrics.stream.terminal_report_file`): memory is fixed by the number of
+    pairs, whatever the run's length, and the table is the same as from the whole table.
     """
     if result.out_dir is None:
         return terminal_report(result.routes, nodes=result.nodes, sites=sites)
-    path = result.out_dir / "routes.parquet"
-    names = [n for n in pq.read_schema(path).names if n != "path"]
-    frame = pq.read_table(path, columns=names).to_pandas()
-    frame["serving_sat"] = serving_satellites(path)
-    return terminal_report(frame, nodes=result.nodes, sites=sites)
+    return terminal_report_file(result.out_dir / "routes.parquet", sites=sites,
+                                nodes=result.nodes)
+
+
+def write_post_run(scn, result: RunResult, out_dir: str | Path) -> pd.DataFrame:
+    """Write what ``leosim run`` makes after the simulation: ``report.csv``, ``report.html``
+    and ``scene.czml`` (with ``viewer.json``), each reading ``routes.parquet`` batch by batch
+    (memory fixed by the pairs, any run length).
+
+    Parameters
+    ----------
+    scn : leosim.scenario.build.Scenario
+        The scenario that was run.
+    result : RunResult
+        Its result (``out_dir`` set).
+    out_dir : path
+        The output folder.
+
+    Returns
+    -------
+    DataFrame
+        The report (``report.csv``'s table).
+    """
+    from leosim.io.atomic import atomic_write_text
+    from leosim.report import write_report
+    from leosim.viewer.czml import write_czml
+
+    out = Path(out_dir)
+    report = run_report(result, result.sites)
+    atomic_write_text(out / "report.csv", report.to_csv(index=False))
+    write_report(out, scenario=scn)
+    write_czml(scn, out)
+    return report
 
 
 def serving_satellites(routes_path) -> np.ndarray:

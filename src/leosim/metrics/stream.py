@@ -92,12 +92,12 @@ class RouteFile:
     path : path
         ``routes.parquet``.
     batch_rows : int, optional
-        Rows per batch (default :data:`BATCH_ROWS`).
+        Rows per batch (default :data:`BATCH_ROWS`, read when the file is opened).
     """
 
-    def __init__(self, path: str | Path, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(self, path: str | Path, batch_rows: int | None = None) -> None:
         self.path = Path(path)
-        self.batch_rows = int(batch_rows)
+        self.batch_rows = int(BATCH_ROWS if batch_rows is None else batch_rows)
         self.columns = pq.read_schema(self.path).names
         self.num_rows = pq.ParquetFile(self.path).metadata.num_rows
         self.modes, self.sites = _Labels(), _Labels()
@@ -106,6 +106,7 @@ class RouteFile:
         self.pair_mode: list[int] = []
         self.pair_src: list[int] = []
         self.pair_dst: list[int] = []
+        self.times = np.zeros(0)  # the distinct times, once :meth:`time_grid` has read them
 
     @property
     def n_pairs(self) -> int:
@@ -160,6 +161,7 @@ class RouteFile:
                                     columns=["time_s"]):
             t = batch.column(0).to_numpy(zero_copy_only=False)
             times = np.union1d(times, t[np.isfinite(t)])  # one entry per step
+        self.times = times
         if not len(times):
             return float("nan"), float("nan"), float("nan")
         gaps = np.diff(times)
@@ -565,7 +567,7 @@ class _Stretch:
 def terminal_report_file(path: str | Path, *, sites: pd.DataFrame | GroundSegment | None = None,
                          nodes: pd.DataFrame | None = None, step_s: float | None = None,
                          percentiles: Sequence[float] = RTT_PERCENTILES,
-                         batch_rows: int = BATCH_ROWS,
+                         batch_rows: int | None = None,
                          outage_bins_s: Sequence[float] = DEFAULT_OUTAGE_BINS_S,
                          extras: dict | None = None) -> pd.DataFrame:
     """:func:`leosim.metrics.terminal_report` of a routes Parquet file, read batch by batch.
@@ -578,7 +580,7 @@ def terminal_report_file(path: str | Path, *, sites: pd.DataFrame | GroundSegmen
         As for :func:`~leosim.metrics.terminal_report` (``nodes`` is used only by the
         whole-table fallback for files without a ``gateway`` column).
     batch_rows : int, optional
-        Rows per batch read.
+        Rows per batch read (default :data:`BATCH_ROWS`).
     outage_bins_s : sequence of float, optional
         Outage-duration bin edges for ``extras["outage_bins"]``.
     extras : dict, optional

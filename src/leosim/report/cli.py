@@ -66,7 +66,7 @@ def plot(
     elif FIGURES[figure].needs_scenario:
         raise InputError(f"figure {figure!r} needs the run's scenario (satellite positions are "
                          "not stored in the output folder)", hint="add --scenario FILE")
-    data = load_run(directory, scenario=scn)
+    data = load_run(directory, scenario=scn, pairs=[tuple(pair)] if pair else ())
     fig = make_figure(figure, data, pair=pair, mode=mode, time_s=time)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(output)

@@ -61,6 +61,9 @@ KIND_STYLE = {  # marker, colour, size, label
     "pop": ("s", "#2b8a3e", 26, "point of presence"),
 }
 UP_COLOR, DOWN_COLOR = "#6fbf73", "#d7301f"
+#: Up to this many pairs, the distribution and hop figures draw one series per pair (else per
+#: mode, pooling the pairs).
+MAX_SERIES = 4
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -191,7 +194,8 @@ def _empty(fig: Figure, text: str) -> Figure:
 def rtt_timeline(routes: pd.DataFrame, path_changes: pd.DataFrame | None = None, *,
                  threats: Sequence[Mapping] = (), pairs: Iterable[tuple[str, str]] | None = None,
                  modes: Sequence[str] | None = None, max_pairs: int = 6,
-                 max_points: int = 1500, max_markers: int = 250) -> Figure:
+                 max_points: int = 1500, max_markers: int = 250, n_pairs: int | None = None,
+                 t_end: float | None = None) -> Figure:
     """Round-trip time over time, one panel per pair, a line per mode, path changes marked.
 
     Parameters
@@ -212,18 +216,23 @@ def rtt_timeline(routes: pd.DataFrame, path_changes: pd.DataFrame | None = None,
         Longer series are drawn as min/max envelopes of this many points.
     max_markers : int, optional
         More path changes than this per line are drawn as ticks along the bottom.
+    n_pairs : int, optional
+        Pairs in the whole run, for the title (default: those of ``routes``), when ``routes``
+        holds only the rows of the first pairs.
+    t_end : float, optional
+        End of the time axis, s (default: one step after the last time of ``routes``).
 
     Returns
     -------
     Figure
     """
     chosen = select_pairs(routes, pairs, max_pairs)
-    n_all = len(select_pairs(routes, pairs))
+    n_all = len(select_pairs(routes, pairs)) if n_pairs is None else n_pairs
     fig = _figure(10, 1.0 + 2.1 * max(len(chosen), 1))
     if not chosen:
         return _empty(fig, "no routes to show")
     sub = _subset(routes, chosen, modes)
-    t_end = _t_end(routes)
+    t_end = _t_end(routes) if t_end is None else float(t_end)
     scale, tlabel = _time_scale(t_end)
     axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)[:, 0]
     handles: dict = {}
@@ -284,7 +293,9 @@ def rtt_timeline(routes: pd.DataFrame, path_changes: pd.DataFrame | None = None,
 
 def availability_timeline(routes: pd.DataFrame, *, threats: Sequence[Mapping] = (),
                           pairs: Iterable[tuple[str, str]] | None = None,
-                          modes: Sequence[str] | None = None, max_rows: int = 16) -> Figure:
+                          modes: Sequence[str] | None = None, max_rows: int = 16,
+                          n_rows: int | None = None, t0: float | None = None,
+                          t_end: float | None = None) -> Figure:
     """Connected (green) and outage (red) spans per pair and mode, with availability.
 
     Parameters
@@ -297,6 +308,11 @@ def availability_timeline(routes: pd.DataFrame, *, threats: Sequence[Mapping] = 
         Restrict to these pairs / modes.
     max_rows : int, optional
         At most this many (pair, mode) rows.
+    n_rows : int, optional
+        (pair, mode) rows of the whole run, for the title, when ``routes`` holds only the rows
+        of the first pairs.
+    t0, t_end : float, optional
+        Time axis, s (default: from ``routes``).
 
     Returns
     -------
@@ -307,14 +323,14 @@ def availability_timeline(routes: pd.DataFrame, *, threats: Sequence[Mapping] = 
     keys = sub[PAIR].astype(str).drop_duplicates()
     rows = [tuple(r) for r in keys.itertuples(index=False)]
     rows.sort(key=lambda r: (chosen.index((r[1], r[2])), r[0]))
-    n_all = len(rows)
+    n_all = len(rows) if n_rows is None else n_rows
     rows = rows[:max_rows]
     fig = _figure(10, 1.3 + 0.42 * max(len(rows), 1))
     if not rows:
         return _empty(fig, "no routes to show")
     sub = _subset(sub, sorted({(s, d) for _, s, d in rows}), sorted({m for m, _, _ in rows}))
-    t_end = _t_end(routes)
-    t0 = float(np.nanmin(routes["time_s"].to_numpy(dtype=float)))
+    t_end = _t_end(routes) if t_end is None else float(t_end)
+    t0 = float(np.nanmin(routes["time_s"].to_numpy(dtype=float))) if t0 is None else float(t0)
     scale, tlabel = _time_scale(t_end)
     ev = outage_events(sub)
     ev_rows = (ev[PAIR].astype(str).groupby(PAIR, sort=False).indices if len(ev) else {})
@@ -381,24 +397,59 @@ def outage_bars(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None
     chosen = select_pairs(routes, pairs)
     sub = _subset(routes, chosen, modes)
     mlist = list(modes) if modes is not None else _modes(sub)
-    fig = _figure(10, 3.4)
     if not len(sub):
-        return _empty(fig, "no routes to show")
+        return _empty(_figure(10, 3.4), "no routes to show")
     ev = outage_events(sub)
-    if not len(ev):
+    edges = np.asarray(bins_s, dtype=float)
+    b = np.searchsorted(edges, ev["duration_s"].to_numpy(dtype=float), side="right") - 1
+    inside = (b >= 0) & (b < len(edges) - 1)
+    counts = {}
+    for mode in mlist:
+        sel = (ev["mode"].astype(str) == mode).to_numpy() & inside
+        counts[mode] = np.bincount(b[sel], minlength=len(edges) - 1)
+    tot = ev.groupby(PAIR, sort=False, observed=True)["duration_s"].agg(["sum", "size", "max"])
+    tot.index = pd.MultiIndex.from_tuples([tuple(map(str, i)) for i in tot.index])
+    return outage_bars_from(counts, tot, chosen, bins_s=bins_s, max_pairs=max_pairs,
+                            any_outage=len(ev) > 0)
+
+
+def outage_bars_from(counts: Mapping[str, np.ndarray], totals: pd.DataFrame,
+                     pairs: Sequence[tuple[str, str]], *,
+                     bins_s: Sequence[float] = DEFAULT_OUTAGE_BINS_S, max_pairs: int = 12,
+                     any_outage: bool = True) -> Figure:
+    """:func:`outage_bars` from outage statistics instead of the route table.
+
+    Parameters
+    ----------
+    counts : mapping of mode to ndarray
+        Outages per duration bin (``bins_s``) of all pairs, per mode (the modes drawn, in
+        order).
+    totals : DataFrame
+        Indexed by (mode, src, dst) as strings: ``sum`` (total outage time, s), ``size``
+        (outages), ``max`` (longest, s), for the pairs with outages.
+    pairs : sequence of (src, dst)
+        Pairs in order; the first ``max_pairs`` are drawn on the right.
+    any_outage : bool, optional
+        False draws the "no outages" note.
+
+    Returns
+    -------
+    Figure
+    """
+    mlist = list(counts)
+    fig = _figure(10, 3.4)
+    if not any_outage:
         return _empty(fig, "no outages: every route had a path at every step")
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.15])
     edges = np.asarray(bins_s, dtype=float)
     labels = [_bin_label(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    b = np.searchsorted(edges, ev["duration_s"].to_numpy(dtype=float), side="right") - 1
     width = 0.8 / max(len(mlist), 1)
     x = np.arange(len(labels))
     for k, mode in enumerate(mlist):
-        sel = (ev["mode"].astype(str) == mode).to_numpy() & (b >= 0) & (b < len(labels))
-        counts = np.bincount(b[sel], minlength=len(labels))
-        bars = ax1.bar(x + (k - (len(mlist) - 1) / 2) * width, counts, width,
+        n = np.asarray(counts[mode], dtype=np.int64)
+        bars = ax1.bar(x + (k - (len(mlist) - 1) / 2) * width, n, width,
                        color=mode_color(mode), label=_mode_label(mode))
-        ax1.bar_label(bars, labels=[str(c) if c else "" for c in counts], fontsize=7)
+        ax1.bar_label(bars, labels=[str(c) if c else "" for c in n], fontsize=7)
     ax1.set_xticks(x, labels, fontsize=8)
     ax1.set_xlabel("outage duration")
     ax1.set_ylabel("outages")
@@ -406,10 +457,9 @@ def outage_bars(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None
     ax1.legend(fontsize=8, frameon=False)
     ax1.grid(True, axis="y", alpha=0.3)
     # Right: total outage time per pair and mode, annotated with count and longest.
-    shown = chosen[:max_pairs]
-    tot = ev.groupby(PAIR, sort=False, observed=True)["duration_s"].agg(["sum", "size", "max"])
-    tot.index = pd.MultiIndex.from_tuples([tuple(map(str, i)) for i in tot.index])
-    scale, unit = (60.0, "min") if tot["sum"].max() >= 600 else (1.0, "s")
+    shown = list(pairs)[:max_pairs]
+    tot = totals
+    scale, unit = (60.0, "min") if len(tot) and tot["sum"].max() >= 600 else (1.0, "s")
     y = np.arange(len(shown))
     h = 0.8 / max(len(mlist), 1)
     for k, mode in enumerate(mlist):
@@ -465,7 +515,7 @@ def _ecdf(v: np.ndarray, max_points: int = 400) -> tuple[np.ndarray, np.ndarray]
 
 
 def cdf(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
-        modes: Sequence[str] | None = None, max_series: int = 4) -> Figure:
+        modes: Sequence[str] | None = None, max_series: int = MAX_SERIES) -> Figure:
     """Distributions (CDFs) of RTT and downlink throughput over the connected steps.
 
     One line per (mode, pair) when there are at most ``max_series`` pairs, else one line per
@@ -478,19 +528,42 @@ def cdf(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
     chosen = select_pairs(routes, pairs)
     sub = _subset(routes, chosen, modes)
     has_tp = "throughput_mbps" in sub.columns
-    fig = _figure(10, 4.0)
     if not len(sub):
-        return _empty(fig, "no routes to show")
-    axes = fig.subplots(1, 2 if has_tp else 1, squeeze=False)[0]
+        return _empty(_figure(10, 4.0), "no routes to show")
     per_pair = len(chosen) <= max_series
     styles = ["-", "--", ":", "-."]
     by = PAIR if per_pair else ["mode"]
+    series = []
     for key, g in sub.groupby(by, sort=False, observed=True):
         mode, label, ls = _series(key, per_pair, chosen, styles)
         ok = np.isfinite(g["rtt_ms"].to_numpy(dtype=float, na_value=np.nan))
-        cols = [("rtt_ms", axes[0])] + ([("throughput_mbps", axes[1])] if has_tp else [])
-        for col, ax in cols:
-            x, p = _ecdf(g[col].to_numpy(dtype=float, na_value=np.nan)[ok])
+        curves = [_ecdf(g[col].to_numpy(dtype=float, na_value=np.nan)[ok])
+                  for col in ["rtt_ms"] + (["throughput_mbps"] if has_tp else [])]
+        series.append((mode, label, ls, *curves))
+    return cdf_from(series, has_tp=has_tp, pooled_pairs=None if per_pair else len(chosen))
+
+
+def cdf_from(series: Sequence[tuple], *, has_tp: bool, pooled_pairs: int | None = None
+             ) -> Figure:
+    """:func:`cdf` from its curves.
+
+    Parameters
+    ----------
+    series : sequence of tuple
+        ``(mode, label, linestyle, (x, p) of RTT[, (x, p) of throughput])`` per line.
+    has_tp : bool
+        Draw the throughput panel.
+    pooled_pairs : int, optional
+        The lines pool this many pairs per mode (noted in the title).
+
+    Returns
+    -------
+    Figure
+    """
+    fig = _figure(10, 4.0)
+    axes = fig.subplots(1, 2 if has_tp else 1, squeeze=False)[0]
+    for mode, label, ls, *curves in series:
+        for (x, p), ax in zip(curves, axes, strict=False):
             if len(x):
                 ax.step(x, p, where="post", color=mode_color(mode), ls=ls, lw=1.3, label=label)
     axes[0].set_xlabel("round-trip time (ms)")
@@ -504,13 +577,13 @@ def cdf(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
         ax.grid(True, alpha=0.3)
     if axes[0].get_legend_handles_labels()[0]:  # nothing to label when no pair was ever connected
         axes[0].legend(fontsize=7.5, frameon=False, loc="upper left")
-    if not per_pair:
-        fig.suptitle(f"{len(chosen)} pairs pooled per mode", fontsize=9)
+    if pooled_pairs is not None:
+        fig.suptitle(f"{pooled_pairs} pairs pooled per mode", fontsize=9)
     return fig
 
 
 def hops(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None,
-         modes: Sequence[str] | None = None, max_series: int = 4) -> Figure:
+         modes: Sequence[str] | None = None, max_series: int = MAX_SERIES) -> Figure:
     """Hop counts of the connected steps: share of steps per number of links on the path.
 
     Bars per (mode, pair) when there are at most ``max_series`` pairs, else per mode (pooled).
@@ -521,23 +594,39 @@ def hops(routes: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] | None = None
     """
     chosen = select_pairs(routes, pairs)
     sub = _subset(routes, chosen, modes)
-    fig = _figure(10, 3.6)
     h = sub["hops"].to_numpy(dtype=np.int64) if len(sub) else np.zeros(0, np.int64)
     ok = h >= 0
-    if not ok.any():
-        return _empty(fig, "no connected steps: no hop counts to show")
-    ax = fig.subplots()
     per_pair = len(chosen) <= max_series
     by = PAIR if per_pair else ["mode"]
-    sub = sub.loc[ok]
-    lo, hi = int(h[ok].min()), int(h[ok].max())
-    x = np.arange(lo, hi + 1)
-    groups = list(sub.groupby(by, sort=False, observed=True))
-    width = 0.84 / max(len(groups), 1)
     hatches = ["", "//", "..", "xx"]
-    for k, (key, g) in enumerate(groups):
+    groups = []
+    for key, g in sub.loc[ok].groupby(by, sort=False, observed=True):
         mode, label, hatch = _series(key, per_pair, chosen, hatches)
-        counts = np.bincount(g["hops"].to_numpy(dtype=np.int64) - lo, minlength=len(x))
+        groups.append((mode, label, hatch, np.bincount(g["hops"].to_numpy(dtype=np.int64))))
+    return hops_from(groups)
+
+
+def hops_from(groups: Sequence[tuple[str, str, str, np.ndarray]]) -> Figure:
+    """:func:`hops` from counts: ``(mode, label, hatch, steps per hop count from 0)`` per
+    group of bars.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = _figure(10, 3.6)
+    groups = [g for g in groups if np.asarray(g[3]).sum() > 0]
+    if not groups:
+        return _empty(fig, "no connected steps: no hop counts to show")
+    ax = fig.subplots()
+    nz = np.concatenate([np.flatnonzero(np.asarray(g[3])) for g in groups])
+    lo, hi = int(nz.min()), int(nz.max())
+    x = np.arange(lo, hi + 1)
+    width = 0.84 / max(len(groups), 1)
+    for k, (mode, label, hatch, n) in enumerate(groups):
+        counts = np.zeros(len(x))
+        n = np.asarray(n)[lo:hi + 1]
+        counts[:len(n)] = n
         ax.bar(x + (k - (len(groups) - 1) / 2) * width, counts / counts.sum(), width,
                color=mode_color(mode), hatch=hatch, edgecolor="white", lw=0.5, label=label)
     ax.set_xticks(x)

@@ -21,14 +21,15 @@ import attrs
 import matplotlib
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 import leosim
 from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_text
-from leosim.io.routes import check_fits_in_memory
 from leosim.report import figures as F
+from leosim.report.digest import RouteDigest, digest_routes
 
 __all__ = ["FIGURES", "FigureSpec", "RunData", "figure_svg", "load_run", "make_figure",
            "write_report"]
@@ -39,7 +40,12 @@ ROUTE_COLUMNS = ["time_s", "mode", "src", "dst", "rtt_ms", "hops", "throughput_m
 
 @attrs.frozen(eq=False)
 class RunData:
-    """The tables of one output folder (and optionally the scenario that produced it)."""
+    """The tables of one output folder (and optionally the scenario that produced it).
+
+    From :func:`load_run`, ``routes`` and ``path_changes`` hold only the rows of the pairs drawn
+    one by one; ``digest`` has what the figures need of all pairs. Without a digest (a
+    ``RunData`` made by hand), ``routes`` is taken to be the whole table.
+    """
 
     out_dir: Path
     summary: dict
@@ -48,6 +54,7 @@ class RunData:
     sites: pd.DataFrame | None
     report: pd.DataFrame | None
     scenario: object | None = None
+    digest: RouteDigest | None = None
 
     @property
     def threat_windows(self) -> list[dict]:
@@ -66,8 +73,33 @@ def _read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
     return pq.read_table(path, columns=cols).to_pandas()
 
 
-def load_run(out_dir: str | Path, *, scenario=None) -> RunData:
-    """Read an output folder for the report.
+def _read_changes(path: Path, pairs: set) -> pd.DataFrame:
+    """The rows of ``path_changes.parquet`` of the given (src, dst) pairs, batch by batch."""
+    f = pq.ParquetFile(path, read_dictionary=["src", "dst"])
+    parts = []
+    for batch in f.iter_batches(batch_size=262_144):
+        src = np.asarray(batch.column("src").to_pandas().astype(str))
+        dst = np.asarray(batch.column("dst").to_pandas().astype(str))
+        keep = pd.MultiIndex.from_arrays([src, dst]).isin(list(pairs)) if pairs else \
+            np.zeros(len(src), dtype=bool)
+        if keep.any():
+            parts.append(batch.filter(pa.array(keep)).to_pandas())
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:
+        out = f.schema_arrow.empty_table().to_pandas()
+    for c in ("src", "dst", "mode"):
+        if c in out.columns:
+            out[c] = out[c].astype(object)
+    return out
+
+
+def load_run(out_dir: str | Path, *, scenario=None,
+             pairs: Sequence[tuple[str, str]] = ()) -> RunData:
+    """Read an output folder for the report, ``routes.parquet`` batch by batch.
+
+    Memory follows the pairs drawn one by one (the first 16 and ``pairs``), not the run's
+    length: the other figures use statistics of all rows (:func:`digest_routes`).
 
     Parameters
     ----------
@@ -76,6 +108,8 @@ def load_run(out_dir: str | Path, *, scenario=None) -> RunData:
     scenario : leosim.scenario.build.Scenario, optional
         The run's scenario (for threat shapes and satellite positions); its sites must be
         those of ``sites.parquet``.
+    pairs : sequence of (src, dst), optional
+        Pairs whose rows are kept too (a figure of one pair).
 
     Returns
     -------
@@ -95,32 +129,39 @@ def load_run(out_dir: str | Path, *, scenario=None) -> RunData:
         raise InputError(f"{str(out)!r} has no routes.parquet: it is not the output folder of "
                          "a finished run", hint="give the folder written by `leosim run -o "
                                                 "FOLDER`")
-    check_fits_in_memory(routes_path, "the report")
     summary = {}
     if (out / "summary.json").is_file():
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    routes = _read_parquet(routes_path, ROUTE_COLUMNS)
-    changes = (_read_parquet(out / "path_changes.parquet")
+    digest = digest_routes(routes_path, ROUTE_COLUMNS, keep_pairs=pairs)
+    routes = digest.rows
+    drawn = set(zip(routes["src"].astype(str), routes["dst"].astype(str), strict=True))
+    changes = (_read_changes(out / "path_changes.parquet", drawn)
                if (out / "path_changes.parquet").is_file() else None)
     sites = _read_parquet(out / "sites.parquet") if (out / "sites.parquet").is_file() else None
     report = pd.read_csv(out / "report.csv") if (out / "report.csv").is_file() else None
     if report is None:
-        from leosim.metrics import terminal_report
+        from leosim.metrics.stream import terminal_report_file
 
-        full = _read_parquet(routes_path)
-        report = terminal_report(full, sites=sites)
+        report = terminal_report_file(routes_path, sites=sites)
     if scenario is not None and sites is not None:
         names = [str(n) for n in scenario.network.ground.names]
         if names != [str(n) for n in sites["name"]]:
             raise InputError(f"the scenario {scenario.name!r} does not match the output folder "
                              f"{str(out)!r} (its sites differ from sites.parquet)",
                              hint="give the scenario file the run was made from")
-    return RunData(out, summary, routes, changes, sites, report, scenario)
+    return RunData(out, summary, routes, changes, sites, report, scenario, digest)
+
+
+def _times(data: RunData) -> np.ndarray:
+    """The run's distinct times, s."""
+    if data.digest is not None:
+        return data.digest.times
+    return np.unique(data.routes["time_s"].to_numpy(dtype=float))
 
 
 def _routes_at(data: RunData, time_s: float) -> np.ndarray:
     """Node ids on every path at the run's step nearest ``time_s``."""
-    t = np.unique(data.routes["time_s"].to_numpy(dtype=float))
+    t = _times(data)
     if not len(t):
         return np.zeros(0, np.int64)
     t_near = float(t[np.argmin(np.abs(t - time_s))])
@@ -173,11 +214,74 @@ def _fig_coverage(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
     if not 0 <= t <= d.scenario.times.duration_s:
         raise InputError(f"time {t:g} s is outside the run (0 to "
                          f"{d.scenario.times.duration_s:g} s)")
-    steps = np.unique(d.routes["time_s"].to_numpy(dtype=float))
+    steps = _times(d)
     if len(steps):
         t = float(steps[np.argmin(np.abs(steps - t))])
     snap = F.snapshot(d.scenario, t, on_route=_routes_at(d, t))
     return F.coverage_map(snap, d.sites, threats=d.threat_shapes)
+
+
+def _all_pairs(d: RunData, pair) -> bool:
+    """Whether a figure of ``d`` covers all pairs from the digest (not just rows at hand)."""
+    return d.digest is not None and pair is None
+
+
+def _fig_rtt(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
+    whole = _all_pairs(d, pair)
+    return F.rtt_timeline(d.routes, d.path_changes, threats=d.threat_windows,
+                          pairs=_pairs(pair), modes=_modes(mode),
+                          n_pairs=len(d.digest.pairs) if whole else None,
+                          t_end=d.digest.t_end if d.digest is not None else None)
+
+
+def _fig_availability(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
+    whole = _all_pairs(d, pair)
+    n_rows = None
+    if whole:
+        modes = d.digest.keys["mode"].astype(str)
+        n_rows = int((modes == mode).sum()) if mode is not None else len(modes)
+    dg = d.digest
+    return F.availability_timeline(
+        d.routes, threats=d.threat_windows, pairs=_pairs(pair), modes=_modes(mode),
+        n_rows=n_rows, t0=dg.t0 if dg is not None and len(dg.times) else None,
+        t_end=dg.t_end if dg is not None else None)
+
+
+def _fig_outages(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
+    if not _all_pairs(d, pair) or d.report is None or not d.digest.pairs:
+        return F.outage_bars(d.routes, pairs=_pairs(pair), modes=_modes(mode))
+    modes = [mode] if mode is not None else d.digest.modes
+    counts = {m: d.digest.outage_bins.get(m, np.zeros(len(F.DEFAULT_OUTAGE_BINS_S) - 1,
+                                                      np.int64)) for m in modes}
+    rep = d.report[d.report["outages"].to_numpy() > 0]
+    totals = pd.DataFrame({"sum": rep["outage_total_s"].to_numpy(dtype=float),
+                           "size": rep["outages"].to_numpy(dtype=np.int64),
+                           "max": rep["outage_longest_s"].to_numpy(dtype=float)},
+                          index=pd.MultiIndex.from_arrays(
+                              [rep[c].astype(str).to_numpy() for c in ("mode", "src", "dst")]))
+    return F.outage_bars_from(counts, totals, d.digest.pairs,
+                              any_outage=any(int(np.sum(c)) for c in counts.values()))
+
+
+def _pooled(d: RunData, pair) -> bool:
+    return _all_pairs(d, pair) and len(d.digest.pairs) > F.MAX_SERIES
+
+
+def _fig_cdf(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
+    if not _pooled(d, pair):
+        return F.cdf(d.routes, pairs=_pairs(pair), modes=_modes(mode))
+    has_tp = "throughput_mbps" in d.routes.columns
+    series = [(*F._series(m, False, [], ["-"]), *d.digest.ecdf[m][: 1 + has_tp])
+              for m in ([mode] if mode is not None else d.digest.modes) if m in d.digest.ecdf]
+    return F.cdf_from(series, has_tp=has_tp, pooled_pairs=len(d.digest.pairs))
+
+
+def _fig_hops(d: RunData, pair=None, mode=None, time_s=None) -> Figure:
+    if not _pooled(d, pair):
+        return F.hops(d.routes, pairs=_pairs(pair), modes=_modes(mode))
+    groups = [(*F._series(m, False, [], [""]), d.digest.hops[m])
+              for m in ([mode] if mode is not None else d.digest.modes) if m in d.digest.hops]
+    return F.hops_from(groups)
 
 
 #: Every figure, by the name ``leosim plot`` takes.
@@ -185,29 +289,18 @@ FIGURES: dict[str, FigureSpec] = {s.name: s for s in [
     FigureSpec("rtt", "Round-trip time over time",
                "Round-trip propagation delay per pair and mode; gaps are outages, circles mark "
                "path changes (at the RTT after the change; ticks along the bottom when there "
-               "are many), shaded bands are threats.",
-               lambda d, pair=None, mode=None, time_s=None: F.rtt_timeline(
-                   d.routes, d.path_changes, threats=d.threat_windows, pairs=_pairs(pair),
-                   modes=_modes(mode))),
+               "are many), shaded bands are threats.", _fig_rtt),
     FigureSpec("availability", "Availability timeline",
                "Steps with a path (green) and outages (red) per pair and mode; the share of "
-               "connected steps on the right.",
-               lambda d, pair=None, mode=None, time_s=None: F.availability_timeline(
-                   d.routes, threats=d.threat_windows, pairs=_pairs(pair), modes=_modes(mode))),
+               "connected steps on the right.", _fig_availability),
     FigureSpec("outages", "Outages",
                "Outages (maximal runs of unreachable steps) by duration, and the total outage "
-               "time of each pair.",
-               lambda d, pair=None, mode=None, time_s=None: F.outage_bars(
-                   d.routes, pairs=_pairs(pair), modes=_modes(mode))),
+               "time of each pair.", _fig_outages),
     FigureSpec("cdf", "RTT and throughput distributions",
-               "Cumulative distributions over the steps with a path.",
-               lambda d, pair=None, mode=None, time_s=None: F.cdf(
-                   d.routes, pairs=_pairs(pair), modes=_modes(mode))),
+               "Cumulative distributions over the steps with a path.", _fig_cdf),
     FigureSpec("hops", "Hop counts",
                "Number of links on the path (ground-satellite, laser, fibre), over the steps "
-               "with a path.",
-               lambda d, pair=None, mode=None, time_s=None: F.hops(
-                   d.routes, pairs=_pairs(pair), modes=_modes(mode))),
+               "with a path.", _fig_hops),
     FigureSpec("map", "Sites, gateways and threat regions",
                "Terminals, gateways and points of presence; dashed lines join each terminal to "
                "its main gateway per mode. Coastlines: Natural Earth 1:110m.",
@@ -232,12 +325,13 @@ def make_figure(name: str, data: RunData, *, pair: tuple[str, str] | None = None
     if name not in FIGURES:
         raise InputError(f"unknown figure {name!r}; choose one of {', '.join(FIGURES)}")
     if pair is not None:
-        pairs = F.select_pairs(data.routes)
+        pairs = data.digest.pairs if data.digest is not None else F.select_pairs(data.routes)
         if tuple(pair) not in pairs:
             raise InputError(f"pair {pair[0]!r} -> {pair[1]!r} is not in the run; pairs: "
                              + ", ".join(f"{a} {b}" for a, b in pairs[:20]))
     if mode is not None:
-        modes = sorted(set(data.routes["mode"].astype(str)))
+        modes = sorted(data.digest.modes if data.digest is not None
+                       else set(data.routes["mode"].astype(str)))
         if mode not in modes:
             raise InputError(f"mode {mode!r} is not in the run; modes: {', '.join(modes)}")
     with matplotlib.rc_context(_RC):

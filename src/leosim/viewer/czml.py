@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from leosim.constants import R_EARTH_MEAN_KM
 from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_json, atomic_write_text
-from leosim.io.routes import check_fits_in_memory
+from leosim.metrics.stream import RouteFile
 
 SCENE = "scene.czml"
 PAIRS_JSON = "viewer.json"
@@ -421,37 +421,46 @@ def _timeline(epoch: datetime, end_s: float, spans: list[tuple[float, float]],
 def _drawn_rows(routes_file: Path, mode: str | None) -> tuple[pa.Table, int]:
     """The rows of ``routes_file`` that :meth:`_Scene.routes` draws - the first
     :data:`MAX_ROUTES` routes (of ``mode``), every k-th step so that at most
-    :data:`MAX_ROUTE_ROWS` rows remain - and the number of routes. Chosen from the key columns
-    alone, then read batch by batch, so memory follows the rows drawn, not the run's length."""
+    :data:`MAX_ROUTE_ROWS` rows remain - and the number of routes. Two passes batch by batch:
+    the key columns choose the rows, then only those are kept, so memory follows the rows
+    drawn, not the run's length."""
     cols = ["time_s", "mode", "src", "dst", "target", "rtt_ms", "path", "reason"]
-    keys = pq.read_table(routes_file, columns=["time_s", "mode", "src", "dst"],
-                         read_dictionary=["mode", "src", "dst"]).unify_dictionaries()
-    t = keys["time_s"].to_numpy()
-    codes, sel = np.zeros(len(t), dtype=np.int64), np.ones(len(t), dtype=bool)
-    for name in ("mode", "src", "dst"):
-        col = keys[name].combine_chunks() if keys.num_rows else pa.array([], pa.string())
-        if not pa.types.is_dictionary(col.type):  # an empty file
-            col = col.dictionary_encode()
-        idx = col.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        codes = codes * (len(col.dictionary) + 1) + idx
-        if name == "mode" and mode is not None:
-            sel &= col.dictionary.to_numpy(zero_copy_only=False)[idx] == mode
-    uniq, first = np.unique(codes[sel], return_index=True)
-    order = uniq[np.argsort(first)]  # routes in order of first appearance
-    sel &= np.isin(codes, order[:MAX_ROUTES])
-    n = int(sel.sum())
-    if n > MAX_ROUTE_ROWS:
-        times = np.unique(t[sel])
-        sel &= np.isin(t, times[::math.ceil(n / MAX_ROUTE_ROWS)])
-    parts, start = [], 0
-    for batch in pq.ParquetFile(routes_file).iter_batches(columns=cols):
-        rows = np.flatnonzero(sel[start:start + batch.num_rows])
-        if len(rows):
-            parts.append(batch.take(pa.array(rows)))
-        start += batch.num_rows
+    rf = RouteFile(routes_file)
+    drawn = np.zeros(0, dtype=bool)  # per route id: drawn
+    n_drawn = 0
+    n_rows = 0
+    times = np.zeros(0)
+    for pid, batch in rf.batches(["time_s"]):
+        if len(drawn) < rf.n_pairs:  # new routes, in order of first appearance
+            new = np.arange(len(drawn), rf.n_pairs)
+            if mode is not None:
+                names = np.asarray(rf.modes.names, dtype=object)
+                new = new[names[np.asarray(rf.pair_mode, dtype=np.int64)[new]] == mode]
+            add = np.zeros(rf.n_pairs - len(drawn), dtype=bool)
+            take = new[: max(MAX_ROUTES - n_drawn, 0)]
+            add[take - len(drawn)] = True
+            n_drawn += len(take)
+            drawn = np.concatenate([drawn, add])
+        sel = drawn[pid]
+        n_rows += int(sel.sum())
+        times = np.union1d(times, batch.column("time_s").to_numpy(zero_copy_only=False)[sel])
+    n_routes = rf.n_pairs
+    if mode is not None:
+        names = np.asarray(rf.modes.names + [""], dtype=object)
+        n_routes = int((names[np.asarray(rf.pair_mode, dtype=np.int64)] == mode).sum())
+    if n_rows > MAX_ROUTE_ROWS:
+        times = times[::math.ceil(n_rows / MAX_ROUTE_ROWS)]
     schema = pq.read_schema(routes_file)
-    table = pa.Table.from_batches(parts, schema=pa.schema([schema.field(c) for c in cols]))
-    return table, len(order)
+    target = pa.schema([schema.field(c) for c in cols])
+    parts = []
+    for pid, batch in rf.batches(cols):
+        sel = drawn[pid] & np.isin(batch.column("time_s").to_numpy(zero_copy_only=False), times)
+        rows = np.flatnonzero(sel)
+        if len(rows):
+            parts.append(pa.Table.from_batches([batch.select(cols).take(pa.array(rows))])
+                         .cast(target))
+    table = pa.concat_tables(parts) if parts else target.empty_table()
+    return table, n_routes
 
 
 def write_czml(scenario, out_dir: str | Path, *, sample_s: float | None = None,
@@ -496,7 +505,6 @@ def write_czml(scenario, out_dir: str | Path, *, sample_s: float | None = None,
     routes_file = out / "routes.parquet"
     pairs: list[dict] = []
     if routes_file.is_file():
-        check_fits_in_memory(routes_file, "the viewer scene")
         drawn, n_routes = _drawn_rows(routes_file, mode)
         pairs = scene.routes(drawn, mode, n_routes)
     g = net.ground
