@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leosim.engine.simulate import StepResult
-from leosim.errors import InputError
 from leosim.io.atomic import partial_path
 from leosim.io.outdir import fresh_file
 from leosim.routing.shortest import INTERNET, REASONS
@@ -46,25 +45,6 @@ SCHEMA = pa.schema(
         ("gateway", pa.string()),
     ]
 )
-
-
-#: Most route rows ``report.csv`` and the report are made from: they hold the rows in memory
-#: (~5 GB at this limit, measured on Gen1 x 4,950 pairs); the viewer scene reads only what it
-#: draws but keeps the same limit.
-MAX_ROWS_IN_MEMORY = 10_000_000
-
-
-def check_fits_in_memory(path: str | Path, what: str) -> None:
-    """Raise :class:`~leosim.errors.InputError` if ``path`` (a routes Parquet file) has more
-    rows than :data:`MAX_ROWS_IN_MEMORY`, saying how to get ``what`` made."""
-    rows = pq.ParquetFile(path).metadata.num_rows
-    if rows > MAX_ROWS_IN_MEMORY:
-        raise InputError(
-            f"{Path(path).name} has {rows:,} route rows; {what} reads them all into memory and "
-            f"is made only up to {MAX_ROWS_IN_MEMORY:,}",
-            hint="summary.json has exact per-pair statistics of every step; to get "
-                 f"{what} too, write fewer route rows with [output] routes_every_s "
-                 "(e.g. 60) in the scenario")
 
 
 class RouteBatcher:
