@@ -138,7 +138,7 @@ def test_truncated_empty_and_missing_files(tmp_path):
     err = _tle_error(_write(tmp_path, "\n\n", "empty.tle"))
     assert "no element sets" in err.message
     err = _tle_error(tmp_path / "nope.tle")
-    assert err.message == "file not found"
+    assert err.message == "TLE file not found"
     err = _tle_error(_write(tmp_path, f"NAME\nNAME2\n{L1}\n{L2}\n", "two_names.tle"))
     assert err.where == "line 2" and "expected line 1" in err.message
 

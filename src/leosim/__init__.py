@@ -10,5 +10,9 @@ The curated API lives in :mod:`leosim.api` and is re-exported here::
 
 __version__ = "0.1.0"
 
+from leosim._numba_cache import configure as _configure_numba_cache  # noqa: E402
+
+_configure_numba_cache()  # before any kernel module is imported (njit(cache=True))
+
 from leosim.api import *  # noqa: E402,F403
 from leosim.api import __all__  # noqa: E402,F401

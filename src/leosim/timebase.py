@@ -15,6 +15,8 @@ import numpy as np
 from leosim.errors import InputError
 
 _J2000_UNIX_S = 946_728_000.0  # 2000-01-01T12:00:00Z
+#: Range of accepted epoch years (SGP4 element sets exist from 1957; UT1 is extrapolated).
+MIN_YEAR, MAX_YEAR = 1957, 2200
 _JD_J2000 = 2_451_545.0
 
 
@@ -44,6 +46,11 @@ def parse_epoch(value: str | datetime) -> datetime:
             ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:  # also keeps epoch + 400 days inside datetime
+        raise InputError(
+            f"epoch {value!s} is outside the years {MIN_YEAR}-{MAX_YEAR} that leosim supports",
+            hint=f"use a date between {MIN_YEAR} (Sputnik) and {MAX_YEAR}",
+        )
     return dt.astimezone(UTC)
 
 
@@ -81,6 +88,18 @@ class TimeGrid:
     @classmethod
     def from_values(cls, epoch: str | datetime, duration_s: float, step_s: float) -> TimeGrid:
         return cls(parse_epoch(epoch), float(duration_s), float(step_s))
+
+    def __attrs_post_init__(self) -> None:
+        from leosim.scenario.limits import MAX_STEPS
+
+        steps = self.duration_s / self.step_s
+        if not np.isfinite(self.duration_s) or not steps <= MAX_STEPS:
+            raise InputError(
+                f"duration_s = {self.duration_s:g} at step_s = {self.step_s:g} makes {steps:.3g} "
+                f"steps; leosim's limit is {MAX_STEPS:,}",
+                where="scenario.step_s",
+                hint="use a longer step_s or a shorter duration_s (docs/scenario.md, Limits)",
+            )
 
     @property
     def n_steps(self) -> int:

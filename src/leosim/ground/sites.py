@@ -20,6 +20,8 @@ __all__ = ["SITE_KINDS", "GroundSegment", "Site"]
 
 #: The kinds of ground site leosim knows.
 SITE_KINDS = ("terminal", "gateway", "pop")
+#: The name routes to the internet end at (``dst`` of such routes); no site may use it.
+RESERVED_NAME = "internet"
 
 
 def _finite_in(lo: float, hi: float):
@@ -216,6 +218,13 @@ def _check_unique(instance: GroundSegment, attribute: attrs.Attribute, sites: tu
             raise InputError(
                 f"duplicate site name {site.name!r} (entry {i})",
                 hint="give every site a distinct name",
+            )
+        if site.name.strip().casefold() == RESERVED_NAME:
+            raise InputError(
+                f"site name {site.name!r} (entry {i}) is reserved: routes to the internet end "
+                f"at {RESERVED_NAME!r}",
+                hint="give the site another name (a point of presence is a site with "
+                'kind = "pop")',
             )
         seen.add(site.name)
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from leosim.errors import InputError
+from leosim.io.safe_read import read_text_bounded
 from leosim.orbits.constellation import Constellation
+from leosim.scenario.limits import MAX_ISL_FILE_BYTES
 
 #: Geometric limit for 550 km with 80 km atmosphere clearance (Bhattacherjee and Singla 2019).
 DEFAULT_MAX_ISL_KM = 5014.0
@@ -58,23 +60,28 @@ def plus_grid_pairs(constellation: Constellation) -> np.ndarray:
 
 
 def read_isl_pairs(path: str | Path, n_sats: int) -> np.ndarray:
-    """Read ``a b`` satellite-index pairs, one per line (``#`` starts a comment)."""
+    """Read ``a b`` satellite-index pairs, one per line (``#`` starts a comment).
+
+    The file must be a regular file of at most
+    :data:`~leosim.scenario.limits.MAX_ISL_FILE_BYTES`
+    (:class:`~leosim.io.safe_read.UnreadableFileError` otherwise).
+    """
     path = Path(path)
     rows = []
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read ISL file: {exc.strerror}", source=str(path)) from None
+    text = read_text_bounded(path, limit=MAX_ISL_FILE_BYTES, what="ISL file",
+                             limit_hint="an ISL file lists one short line per link")
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.replace(",", " ").split()
         try:
+            if len(parts) != 2 or any(len(p) > 12 for p in parts):
+                raise ValueError
             a, b = (int(p) for p in parts)
         except ValueError:
             raise InputError(
-                f"expected two satellite indices, got {line!r}", source=str(path),
+                f"expected two satellite indices, got {line[:60]!r}", source=str(path),
                 where=f"line {n}", hint='write one link per line as "A B", e.g. "0 1"',
             ) from None
         for v in (a, b):

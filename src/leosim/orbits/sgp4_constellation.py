@@ -21,9 +21,10 @@ from os import PathLike
 import numpy as np
 from sgp4.api import SatrecArray
 
+from leosim.errors import TLEError
 from leosim.orbits.constellation import Constellation, SatelliteStates
 from leosim.orbits.frames import gmst_rad, rotate_z
-from leosim.orbits.tle import ElementSet, latest_epoch, read_omm, read_tle
+from leosim.orbits.tle import EPOCH_OUTLIER_DAYS, ElementSet, latest_epoch, read_omm, read_tle
 from leosim.timebase import julian_date, parse_epoch
 
 #: Largest (times x satellites) block handed to SatrecArray at once (bounds temporary memory).
@@ -52,6 +53,36 @@ def error_counts(states: SatelliteStates | np.ndarray) -> dict[int, int]:
     codes = states.error if isinstance(states, SatelliteStates) else np.asarray(states)
     values, counts = np.unique(codes, return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def default_epoch(sets: Sequence[ElementSet], source: str = "<element sets>") -> datetime:
+    """The latest element-set epoch rounded down to the minute, unless it is an outlier.
+
+    An element set dated more than :data:`~leosim.orbits.tle.EPOCH_OUTLIER_DAYS` after the
+    median epoch of the file would move the run decades away from every other satellite (which
+    SGP4 then cannot propagate); that is refused, naming the outlier.
+
+    Raises
+    ------
+    TLEError
+        Naming the outlying element set, its epoch and the median.
+    """
+    epochs = sorted(es.epoch for es in sets)
+    median = epochs[(len(epochs) - 1) // 2]
+    latest = max(sets, key=lambda es: es.epoch)
+    gap_days = (latest.epoch - median).total_seconds() / 86400.0
+    if gap_days > EPOCH_OUTLIER_DAYS:
+        label = f"satellite {latest.catalog_number}" + (f" ({latest.name})" if latest.name else "")
+        raise TLEError(
+            f"{label} has epoch {latest.epoch:%Y-%m-%d %H:%M}, {gap_days:,.0f} days after the "
+            f"median epoch {median:%Y-%m-%d %H:%M} of the file; the default scenario epoch "
+            "(the latest element set's) would leave every other satellite unpropagatable",
+            source=source,
+            where=latest.where or None,
+            hint="set scenario.epoch to the time you want to simulate, or remove that "
+            "element set",
+        )
+    return latest_epoch(sets).replace(second=0, microsecond=0)
 
 
 def _unique_ids(names: Sequence[str]) -> np.ndarray:
@@ -114,19 +145,20 @@ class TLEConstellation(Constellation):
         cls, path: str | PathLike[str], epoch: datetime | str | None = None
     ) -> TLEConstellation:
         """Read a TLE file; ``epoch=None`` -> latest element-set epoch, rounded down to the minute."""
-        return cls._with_epoch(read_tle(path), epoch)
+        return cls._with_epoch(read_tle(path), epoch, str(path))
 
     @classmethod
     def from_omm_file(
         cls, path: str | PathLike[str], epoch: datetime | str | None = None
     ) -> TLEConstellation:
         """Read an OMM JSON/CSV file; ``epoch=None`` as in :meth:`from_tle_file`."""
-        return cls._with_epoch(read_omm(path), epoch)
+        return cls._with_epoch(read_omm(path), epoch, str(path))
 
     @classmethod
-    def _with_epoch(cls, sets: list[ElementSet], epoch: datetime | str | None) -> TLEConstellation:
+    def _with_epoch(cls, sets: list[ElementSet], epoch: datetime | str | None,
+                    source: str = "<element sets>") -> TLEConstellation:
         if epoch is None:
-            epoch = latest_epoch(sets).replace(second=0, microsecond=0)
+            epoch = default_epoch(sets, source)
         return cls(sets, epoch)
 
     def teme_km(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

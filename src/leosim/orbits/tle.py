@@ -15,13 +15,14 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -29,6 +30,9 @@ from sgp4 import omm
 from sgp4.api import WGS72, Satrec
 
 from leosim.errors import TLEError
+from leosim.io.safe_read import UnreadableFileError, nesting_depth, read_text_bounded
+from leosim.scenario.limits import MAX_ELEMENT_FILE_BYTES, MAX_NESTING_DEPTH
+from leosim.timebase import MAX_YEAR, MIN_YEAR
 
 _CHECKSUM_HINT = (
     "re-download the element set or fix the last digit of the line; "
@@ -82,7 +86,14 @@ _FIELD_RES = {
     "1": [(a, b, name, re.compile(pat)) for a, b, name, pat in _LINE1_FIELDS],
     "2": [(a, b, name, re.compile(pat)) for a, b, name, pat in _LINE2_FIELDS],
 }
-_HEADER_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s*$")
+_HEADER_RE = re.compile(r"^\s*(\d{1,9})\s+(\d{1,9})\s*$")
+#: Longest accepted name line of a three-line element set (the format's is 24 characters).
+MAX_NAME_LENGTH = 200
+#: Largest NORAD catalog number accepted from OMM (nine digits, as planned by 18 SDS).
+MAX_CATALOG_NUMBER = 999_999_999
+#: An element set whose epoch is this much later than the file's median epoch is an outlier
+#: when leosim picks the default scenario epoch (the latest one).
+EPOCH_OUTLIER_DAYS = 30.0
 
 # OMM fields sgp4 needs; the bookkeeping ones get defaults when absent.
 _OMM_REQUIRED = (
@@ -121,6 +132,8 @@ class ElementSet:
         The TLE lines as read (without line terminators); None for OMM input.
     catalog_number : int
         NORAD catalog number (Alpha-5 numbers are decoded).
+    where : str
+        Where it was read (``"lines 4-5"`` or ``"record 3"``), for messages; ``""`` if unknown.
     """
 
     name: str
@@ -128,6 +141,7 @@ class ElementSet:
     line1: str | None
     line2: str | None
     catalog_number: int
+    where: str = attrs.field(default="", eq=False)  # "lines 4-5" or "record 3", for messages
 
     @property
     def epoch(self) -> datetime:
@@ -240,22 +254,22 @@ def _element_set(line1: str, line2: str, name: str, source: str, n1: int, n2: in
             where=f"line {n1}",
             hint=_LAYOUT_HINT,
         ) from None
-    return ElementSet(name.strip(), sat, line1, line2, int(sat.satnum))
+    return ElementSet(name.strip(), sat, line1, line2, int(sat.satnum), f"lines {n1}-{n2}")
 
 
-def _read_text(path: str | PathLike[str]) -> str:
+class UnreadableElementFileError(UnreadableFileError, TLEError):
+    """A TLE or OMM file is missing, not a regular file, too large or not text."""
+
+
+def _read_text(path: str | PathLike[str], what: str = "element-set file") -> str:
+    """The file's text: a regular file of at most ``MAX_ELEMENT_FILE_BYTES``, UTF-8."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TLEError(
-            "file not found", source=str(path), hint="check the path (relative to the scenario)"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise TLEError(
-            f"file is not text (byte {exc.start} is not UTF-8)",
-            source=str(path),
-            hint="element-set files are plain ASCII text",
-        ) from None
+        return read_text_bounded(
+            path, limit=MAX_ELEMENT_FILE_BYTES, what=what,
+            limit_hint="keep only the satellites the run needs (e.g. one CelesTrak group)")
+    except UnreadableFileError as exc:
+        raise UnreadableElementFileError(exc.message, source=exc.source, where=exc.where,
+                                         hint=exc.hint) from None
 
 
 def parse_tle_text(
@@ -278,6 +292,14 @@ def parse_tle_text(
             name, first = "", k  # two-line record
         else:
             name, first = (ln[2:] if ln.startswith("0 ") else ln), k + 1  # "0 NAME" is 3LE
+            if len(name) > MAX_NAME_LENGTH:
+                raise TLEError(
+                    f"expected a name line (at most {MAX_NAME_LENGTH} characters) or a line "
+                    f"starting '1 ', got {len(ln):,} characters starting {ln[:20]!r}",
+                    source=source,
+                    where=f"line {n}",
+                    hint=_LAYOUT_HINT,
+                )
         if first + 1 >= len(rows):
             last_n = rows[-1][0]
             raise TLEError(
@@ -311,14 +333,50 @@ def read_tle_with_header(
     (72, 22)
     """
     source = str(path)
-    sets, header = parse_tle_text(_read_text(path), source)
+    sets, header = parse_tle_text(_read_text(path, "TLE file"), source)
     if not sets:
         raise TLEError(
             "no element sets found",
             source=source,
             hint="a TLE file holds an optional name line and two lines starting '1 ' and '2 '",
         )
+    check_unique_satellites(sets, source)
     return sets, header
+
+
+def check_unique_satellites(sets: Iterable[ElementSet], source: str = "<string>") -> None:
+    """Refuse two element sets of one satellite (the same NORAD catalog number).
+
+    A file holding two snapshots of one satellite would put it twice in the constellation (two
+    nodes at almost the same place); the message names both places in the file.
+
+    Raises
+    ------
+    TLEError
+        Naming the catalog number and where both element sets are.
+
+    Examples
+    --------
+    >>> a = ElementSet("A", None, None, None, 44238, "lines 1-2")
+    >>> check_unique_satellites([a, attrs.evolve(a, where="lines 7-8")])
+    Traceback (most recent call last):
+    ...
+    leosim.errors.TLEError: <string>, lines 7-8: satellite 44238 appears twice (lines 1-2 and lines 7-8)
+      fix: keep one element set per satellite (the newest); files joined from several downloads repeat satellites
+    """
+    first: dict[int, ElementSet] = {}
+    for es in sets:
+        if es.catalog_number in first:
+            other = first[es.catalog_number]
+            raise TLEError(
+                f"satellite {es.catalog_number} appears twice ({other.where or other.name} and "
+                f"{es.where or es.name})",
+                source=source,
+                where=es.where or None,
+                hint="keep one element set per satellite (the newest); files joined from "
+                "several downloads repeat satellites",
+            )
+        first[es.catalog_number] = es
 
 
 def read_tle(path: str | PathLike[str]) -> list[ElementSet]:
@@ -339,8 +397,18 @@ def read_tle(path: str | PathLike[str]) -> list[ElementSet]:
 def _omm_records(text: str, source: str) -> list[Mapping[str, Any]]:
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
+        depth, line = nesting_depth(text, MAX_NESTING_DEPTH)
+        if depth > MAX_NESTING_DEPTH:
+            raise TLEError(
+                f"JSON nested deeper than leosim's limit of {MAX_NESTING_DEPTH}",
+                source=source,
+                where=f"line {line}",
+                hint="OMM JSON is a list of flat objects, as CelesTrak's FORMAT=json returns",
+            )
         try:
             data = json.loads(text)
+        except RecursionError:  # pragma: no cover - nesting_depth refuses such text first
+            raise TLEError("JSON nested too deeply", source=source, hint="check the file") from None
         except json.JSONDecodeError as exc:
             raise TLEError(
                 f"invalid JSON: {exc.msg}",
@@ -357,15 +425,23 @@ def _omm_records(text: str, source: str) -> list[Mapping[str, Any]]:
             )
         return records
     reader = omm.parse_csv(StringIO(text))
-    if not reader.fieldnames or "MEAN_MOTION" not in reader.fieldnames:
+    try:  # csv's own field limit (128 KiB) bounds huge fields; its error gets the line
+        if not reader.fieldnames or "MEAN_MOTION" not in reader.fieldnames:
+            raise TLEError(
+                "not an OMM file: expected JSON or CSV with a header row naming OBJECT_NAME, "
+                "EPOCH, MEAN_MOTION, ...",
+                source=source,
+                where="line 1",
+                hint="use CelesTrak's GP query with FORMAT=json or FORMAT=csv",
+            )
+        return list(reader)
+    except csv.Error as exc:
         raise TLEError(
-            "not an OMM file: expected JSON or CSV with a header row naming OBJECT_NAME, "
-            "EPOCH, MEAN_MOTION, ...",
+            f"not readable as CSV: {exc}",
             source=source,
-            where="line 1",
-            hint="use CelesTrak's GP query with FORMAT=json or FORMAT=csv",
-        )
-    return list(reader)
+            where=f"line {reader.reader.line_num}",
+            hint="OMM CSV holds one short field per column, as CelesTrak's FORMAT=csv returns",
+        ) from None
 
 
 def _omm_element_set(rec: Mapping[str, Any], source: str, index: int) -> ElementSet:
@@ -383,33 +459,65 @@ def _omm_element_set(rec: Mapping[str, Any], source: str, index: int) -> Element
                 "MEAN_MOTION_DOT",
             )
         if key != "EPOCH":
-            try:
-                float(fields[key])
-            except (TypeError, ValueError):
-                raise TLEError(
-                    f"field {key} is {fields[key]!r}, not a number",
-                    source=source,
-                    where=where,
-                    hint="re-download the OMM file",
-                ) from None
+            _omm_number(fields, key, source, where)
+    for key in ("MEAN_MOTION_DDOT", "EPHEMERIS_TYPE", "ELEMENT_SET_NO", "REV_AT_EPOCH"):
+        _omm_number(fields, key, source, where)
+    norad = float(fields["NORAD_CAT_ID"])
+    if not (norad == int(norad) and 0 < norad <= MAX_CATALOG_NUMBER):
+        raise TLEError(
+            f"field NORAD_CAT_ID is {fields['NORAD_CAT_ID']!r}, not a catalog number "
+            f"(a whole number 1-{MAX_CATALOG_NUMBER:,})",
+            source=source,
+            where=where,
+            hint="re-download the OMM file",
+        )
+    if not float(fields["MEAN_MOTION"]) > 0:
+        raise TLEError(
+            f"field MEAN_MOTION is {fields['MEAN_MOTION']!r}; a satellite's mean motion is "
+            "a positive number of revolutions per day",
+            source=source,
+            where=where,
+            hint="re-download the OMM file",
+        )
     epoch = str(fields["EPOCH"]).strip().removesuffix("Z")
     if "." not in epoch:
         epoch += ".0"
     fields["EPOCH"] = epoch
     try:
-        datetime.strptime(epoch, "%Y-%m-%dT%H:%M:%S.%f")
+        year = datetime.strptime(epoch, "%Y-%m-%dT%H:%M:%S.%f").year
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"EPOCH year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
         fields["NORAD_CAT_ID"] = int(float(fields["NORAD_CAT_ID"]))
         sat = Satrec()
         omm.initialize(sat, fields)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
         raise TLEError(
             f"cannot read the element set: {exc}",
             source=source,
             where=where,
             hint="EPOCH must look like 2023-07-17T07:36:35.330112; numeric fields must be numbers",
         ) from None
-    name = str(rec.get("OBJECT_NAME") or "").strip()
-    return ElementSet(name, sat, None, None, int(fields["NORAD_CAT_ID"]))
+    name = str(rec.get("OBJECT_NAME") or "").strip()[:MAX_NAME_LENGTH]
+    return ElementSet(name, sat, None, None, int(fields["NORAD_CAT_ID"]), where)
+
+
+def _omm_number(fields: Mapping[str, Any], key: str, source: str, where: str) -> float:
+    """``fields[key]`` as a finite float, else a TLEError naming the record and field."""
+    value = fields[key]
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        text = str(value)
+        text = repr(value) if len(text) <= 40 else f"{text[:40]!r}... ({len(text):,} characters)"
+        raise TLEError(
+            f"field {key} is {text}, not a finite number",
+            source=source,
+            where=where,
+            hint="re-download the OMM file; every numeric field must be a finite number",
+        )
+    return number
 
 
 def read_omm(path: str | PathLike[str]) -> list[ElementSet]:
@@ -425,10 +533,12 @@ def read_omm(path: str | PathLike[str]) -> list[ElementSet]:
     ('STARLINK-1007', None)
     """
     source = str(path)
-    records = _omm_records(_read_text(path), source)
+    records = _omm_records(_read_text(path, "OMM file"), source)
     if not records:
         raise TLEError("no element sets found", source=source, hint="the file holds no records")
-    return [_omm_element_set(rec, source, i + 1) for i, rec in enumerate(records)]
+    sets = [_omm_element_set(rec, source, i + 1) for i, rec in enumerate(records)]
+    check_unique_satellites(sets, source)
+    return sets
 
 
 def latest_epoch(element_sets: Iterable[ElementSet]) -> datetime:

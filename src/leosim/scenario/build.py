@@ -12,6 +12,7 @@ from leosim.errors import InputError, ScenarioError
 from leosim.ground.cities import top_cities
 from leosim.ground.gateways import starlink_gateways, starlink_pops
 from leosim.ground.sites import GroundSegment, Site
+from leosim.io.safe_read import UnreadableFileError
 from leosim.links.fibre import FibreLinks, auto_fibre_pairs, fibre_links
 from leosim.links.isl import plus_grid_pairs, read_isl_pairs
 from leosim.orbits.constellation import Constellation
@@ -19,6 +20,7 @@ from leosim.orbits.presets import get_preset
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
 from leosim.routing.shortest import INTERNET
 from leosim.scenario.fingerprint import input_files
+from leosim.scenario.limits import check_run_size
 from leosim.scenario.model import ScenarioModel, SiteSpec
 from leosim.threats.timeline import ThreatTimeline
 from leosim.timebase import TimeGrid, parse_epoch
@@ -52,6 +54,13 @@ class Scenario:
 
 def _err(source: str, where: str, exc: InputError) -> ScenarioError:
     return ScenarioError(exc.message, source=source, where=where, hint=exc.hint)
+
+
+def _file_error(source: str, key: str, exc: UnreadableFileError) -> ScenarioError:
+    """A file a key names cannot be read: name the key, the file and the reason."""
+    where = f"{key}, {exc.where}" if exc.where else key
+    return ScenarioError(f"{exc.message}: {exc.source}", source=source, where=where,
+                         hint=exc.hint)
 
 
 def _resolve(base: Path, rel: str) -> Path:
@@ -88,6 +97,9 @@ def build_constellation(model: ScenarioModel, base: Path, source: str) -> Conste
         return tle
     except ScenarioError:
         raise
+    except UnreadableFileError as exc:
+        key = "constellation.tle_file" if c.tle_file is not None else "constellation.omm_file"
+        raise _file_error(source, key, exc) from None
     except InputError as exc:
         if exc.source:
             raise
@@ -174,6 +186,22 @@ def build_fibre(model: ScenarioModel, ground: GroundSegment, source: str) -> Fib
                        route_factor=model.links.fibre_route_factor)
 
 
+def _check_pair(pair: tuple[int, int], k: int, seen: dict[tuple[int, int], int],
+                names: tuple[str, str], source: str) -> None:
+    """Refuse a route from a site to itself and a pair listed twice (in either direction)."""
+    where = f"routing.pairs[{k}]"
+    if pair[0] == pair[1]:
+        raise ScenarioError(f"the pair {list(names)} routes a site to itself", source=source,
+                            where=where, hint="remove it; a route needs two different sites")
+    key = (min(pair), max(pair))
+    if key in seen:
+        raise ScenarioError(
+            f"the pair {list(names)} is listed twice (also routing.pairs[{seen[key]}]; a route "
+            "and its reverse are the same route)", source=source, where=where,
+            hint="list every pair once")
+    seen[key] = k
+
+
 def build_pairs(model: ScenarioModel, ground: GroundSegment, source: str) -> np.ndarray:
     r = model.routing
     terminals = ground.of_kind("terminal")
@@ -182,19 +210,30 @@ def build_pairs(model: ScenarioModel, ground: GroundSegment, source: str) -> np.
         i, j = np.triu_indices(len(terminals), k=1)
         out.extend(zip(terminals[i].tolist(), terminals[j].tolist(), strict=True))
     elif r.pairs != "none":
+        seen: dict[tuple[int, int], int] = {}
         for k, (a, b) in enumerate(r.pairs):
             try:
-                out.append((ground.index(a), ground.index(b)))
+                pair = (ground.index(a), ground.index(b))
             except InputError as exc:
                 raise _err(source, f"routing.pairs[{k}]", exc) from None
+            _check_pair(pair, k, seen, (a, b), source)
+            out.append(pair)
     if r.to_internet == "terminals":
         out.extend((int(t), INTERNET) for t in terminals)
     elif r.to_internet != "none":
+        first: dict[int, int] = {}
         for k, a in enumerate(r.to_internet):
             try:
-                out.append((ground.index(a), INTERNET))
+                site = ground.index(a)
             except InputError as exc:
                 raise _err(source, f"routing.to_internet[{k}]", exc) from None
+            if site in first:
+                raise ScenarioError(
+                    f"site {a!r} is listed twice (also routing.to_internet[{first[site]}])",
+                    source=source, where=f"routing.to_internet[{k}]",
+                    hint="list every site once")
+            first[site] = k
+            out.append((site, INTERNET))
     if any(b == INTERNET for _, b in out) and not len(ground.of_kind("pop")):
         raise ScenarioError("routes to the internet need at least one point of presence",
                             source=source, where="routing.to_internet",
@@ -212,8 +251,9 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     if model.constellation.hypatia_dir is not None:
         from leosim.scenario.hypatia import build_hypatia_scenario
 
-        return attrs.evolve(build_hypatia_scenario(model, base, source),
-                            inputs=input_files(model, base))
+        scn = build_hypatia_scenario(model, base, source)
+        check_run_size(scn, source)
+        return attrs.evolve(scn, inputs=input_files(model, base))
     constellation = build_constellation(model, base, source)
     ground = build_ground(model, source)
     lk = model.links
@@ -223,7 +263,10 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
         except InputError as exc:
             raise _err(source, "links.isl", exc) from None
     elif lk.isl == "file":
-        isl = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
+        try:
+            isl = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
+        except UnreadableFileError as exc:
+            raise _file_error(source, "links.isl_file", exc) from None
     else:
         isl = np.empty((0, 2), dtype=np.int64)
     rules = LinkRules(
@@ -247,9 +290,11 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
             f"montecarlo.threat = {mc.threat} is not a satellite_loss threat of this scenario",
             source=source, where="montecarlo.threat",
             hint='add a [[threats]] entry with type = "satellite_loss" and give its index')
-    return Scenario(sc.name, network, times, build_pairs(model, ground, source),
-                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
-                    threats, route_stride(model, source), input_files(model, base))
+    scn = Scenario(sc.name, network, times, build_pairs(model, ground, source),
+                   tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
+                   threats, route_stride(model, source), input_files(model, base))
+    check_run_size(scn, source)  # steps x routes x modes and the memory estimate, before a run
+    return scn
 
 
 def route_stride(model: ScenarioModel, source: str) -> int:

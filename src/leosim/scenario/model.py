@@ -8,41 +8,74 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from leosim.scenario.limits import MAX_STEPS
+
+# Scalars are strict: ``duration_s = true`` or ``planes = "4"`` is an error, not a coercion (an
+# int is still accepted where a float is expected). Floats must be finite (``_Strict`` config).
+Float = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioSection(_Strict):
-    name: str = "scenario"
-    epoch: str | None = None
-    duration_s: float = Field(60.0, gt=0, le=400 * 86400)
-    step_s: float = Field(1.0, gt=0)
-    seed: int = 0
+    name: Str = "scenario"
+    epoch: Str | None = None
+    duration_s: Float = Field(60.0, gt=0, le=400 * 86400)
+    step_s: Float = Field(1.0, gt=0)
+    seed: Int = Field(0, ge=0, le=2**63 - 1)
     modes: list[Literal["laser", "bent_pipe"]] = Field(default_factory=lambda: ["laser"],
                                                        min_length=1)
 
+    @field_validator("epoch")
+    @classmethod
+    def _epoch(cls, value: str | None) -> str | None:
+        if value is not None:
+            from leosim.errors import InputError
+            from leosim.timebase import parse_epoch
+
+            try:
+                parse_epoch(value)
+            except InputError as exc:  # as a ValueError, so the key path is named
+                raise ValueError(f"{exc.message} ({exc.hint})" if exc.hint
+                                 else exc.message) from None
+        return value
+
+    @model_validator(mode="after")
+    def _bounded_steps(self) -> ScenarioSection:
+        steps = self.duration_s / self.step_s
+        if steps > MAX_STEPS:
+            raise ValueError(
+                f"duration_s = {self.duration_s:g} at step_s = {self.step_s:g} makes "
+                f"{steps:.3g} steps, more than leosim's limit of {MAX_STEPS:,}; use a longer "
+                "step_s or a shorter duration_s (docs/scenario.md, Limits)")
+        return self
+
 
 class ShellSpec(_Strict):
-    name: str | None = None
-    altitude_km: float = Field(gt=100, le=50_000)
-    inclination_deg: float = Field(ge=0, le=180)
-    planes: int = Field(gt=0, le=10_000)
-    sats_per_plane: int = Field(gt=0, le=10_000)
-    phasing: int = Field(1, ge=0)
+    name: Str | None = None
+    altitude_km: Float = Field(gt=100, le=50_000)
+    inclination_deg: Float = Field(ge=0, le=180)
+    planes: Int = Field(gt=0, le=10_000)
+    sats_per_plane: Int = Field(gt=0, le=10_000)
+    phasing: Int = Field(1, ge=0)
     pattern: Literal["delta", "star"] = "delta"
-    raan0_deg: float = 0.0
+    raan0_deg: Float = 0.0
 
 
 class ConstellationSection(_Strict):
-    preset: str | None = None
+    preset: Str | None = None
     shells: list[ShellSpec] | None = None
-    tle_file: str | None = None
-    omm_file: str | None = None
-    hypatia_dir: str | None = None
-    interpolate_s: float = Field(60.0, ge=0, le=600)
+    tle_file: Str | None = None
+    omm_file: Str | None = None
+    hypatia_dir: Str | None = None
+    interpolate_s: Float = Field(60.0, ge=0, le=600)
     earth_frame: Literal["ut1", "hypatia"] = "ut1"  # "hypatia": PyEphem's (docs/hypatia.md)
 
     @model_validator(mode="after")
@@ -61,15 +94,15 @@ class ConstellationSection(_Strict):
 
 class LinksSection(_Strict):
     gsl_rule: Literal["elevation", "distance"] = "elevation"
-    min_elevation_deg: float = Field(25.0, ge=0, lt=90)
-    max_gsl_range_km: float | None = Field(None, gt=0)
+    min_elevation_deg: Float = Field(25.0, ge=0, lt=90)
+    max_gsl_range_km: Float | None = Field(None, gt=0)
     terminal_policy: Literal["lowest_delay", "best_elevation"] = "lowest_delay"
     isl: Literal["plus_grid", "none", "file"] = "plus_grid"
-    isl_file: str | None = None
-    max_isl_km: float = Field(5014.0, gt=0)
-    ground_relay: bool = True
-    fibre: Literal["auto", "none"] | list[tuple[str, str]] = "auto"
-    fibre_route_factor: float = Field(1.0, ge=1.0, le=10.0)
+    isl_file: Str | None = None
+    max_isl_km: Float = Field(5014.0, gt=0)
+    ground_relay: Bool = True
+    fibre: Literal["auto", "none"] | list[tuple[Str, Str]] = "auto"
+    fibre_route_factor: Float = Field(1.0, ge=1.0, le=10.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> LinksSection:
@@ -81,14 +114,14 @@ class LinksSection(_Strict):
 
 
 class SiteSpec(_Strict):
-    name: str | None = None
-    city: str | None = None
-    country: str | None = None
-    lat_deg: float | None = Field(None, ge=-90, le=90)
-    lon_deg: float | None = Field(None, ge=-180, le=180)
-    alt_km: float = Field(0.0, ge=-0.5, le=100)
+    name: Str | None = None
+    city: Str | None = None
+    country: Str | None = None
+    lat_deg: Float | None = Field(None, ge=-90, le=90)
+    lon_deg: Float | None = Field(None, ge=-180, le=180)
+    alt_km: Float = Field(0.0, ge=-0.5, le=100)
     kind: Literal["terminal", "gateway", "pop"] = "terminal"
-    min_elevation_deg: float | None = Field(None, ge=0, lt=90)
+    min_elevation_deg: Float | None = Field(None, ge=0, lt=90)
 
     @model_validator(mode="after")
     def _where(self) -> SiteSpec:
@@ -105,36 +138,36 @@ class SiteSpec(_Strict):
 
 
 class CircleSpec(_Strict):
-    lat_deg: float = Field(ge=-90, le=90)
-    lon_deg: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=20_100)
+    lat_deg: Float = Field(ge=-90, le=90)
+    lon_deg: Float = Field(ge=-180, le=180)
+    radius_km: Float = Field(gt=0, le=20_100)
 
 
 class GroundSection(_Strict):
-    cities: list[str] = Field(default_factory=list)
-    top_cities: int = Field(0, ge=0, le=5000)
+    cities: list[Str] = Field(default_factory=list)
+    top_cities: Int = Field(0, ge=0, le=5000)
     sites: list[SiteSpec] = Field(default_factory=list)
-    gateways: Literal["starlink", "none"] | list[str] = "none"
-    gateway_countries: list[str] | None = None
-    gateways_exclude_countries: list[str] = Field(default_factory=list)
+    gateways: Literal["starlink", "none"] | list[Str] = "none"
+    gateway_countries: list[Str] | None = None
+    gateways_exclude_countries: list[Str] = Field(default_factory=list)
     gateway_region: CircleSpec | None = None
-    pops: Literal["starlink", "none"] | list[str] = "none"
+    pops: Literal["starlink", "none"] | list[Str] = "none"
 
 
 class RoutingSection(_Strict):
-    pairs: Literal["all", "none"] | list[tuple[str, str]] = "all"
-    to_internet: Literal["terminals", "none"] | list[str] = "none"
+    pairs: Literal["all", "none"] | list[tuple[Str, Str]] = "all"
+    to_internet: Literal["terminals", "none"] | list[Str] = "none"
     method: Literal["numba", "scipy"] = "numba"
 
 
 class OutputSection(_Strict):
-    routes_every_s: float | None = Field(None, gt=0)
+    routes_every_s: Float | None = Field(None, gt=0)
 
 
 class _Timed(_Strict):
-    name: str | None = None
-    start_s: float = Field(0.0, ge=0)
-    end_s: float | None = None
+    name: Str | None = None
+    start_s: Float = Field(0.0, ge=0)
+    end_s: Float | None = None
 
     @model_validator(mode="after")
     def _order(self):
@@ -145,16 +178,16 @@ class _Timed(_Strict):
 
 
 class _SiteSelector(_Timed):
-    sites: list[str] = Field(default_factory=list)
+    sites: list[Str] = Field(default_factory=list)
     kinds: list[Literal["terminal", "gateway", "pop"]] = Field(default_factory=list)
-    countries: list[str] = Field(default_factory=list)
+    countries: list[Str] = Field(default_factory=list)
     region: CircleSpec | None = None
-    polygon: list[tuple[float, float]] | None = Field(None, min_length=3)
+    polygon: list[tuple[Float, Float]] | None = Field(None, min_length=3)
 
 
 class DestroySpec(_SiteSelector):
     type: Literal["destroy"]
-    fibre: list[tuple[str, str]] = Field(default_factory=list)
+    fibre: list[tuple[Str, Str]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _something(self):
@@ -167,28 +200,28 @@ class DestroySpec(_SiteSelector):
 
 class JamSpec(_Timed):
     type: Literal["jam"]
-    lat_deg: float = Field(ge=-90, le=90)
-    lon_deg: float = Field(ge=-180, le=180)
-    alt_km: float = Field(0.01, ge=0, le=40)
-    eirp_dbw: float = Field(ge=-50, le=120)
+    lat_deg: Float = Field(ge=-90, le=90)
+    lon_deg: Float = Field(ge=-180, le=180)
+    alt_km: Float = Field(0.01, ge=0, le=40)
+    eirp_dbw: Float = Field(ge=-50, le=120)
     band: Literal["downlink", "uplink", "both"] = "both"
-    bandwidth_mhz: float | None = Field(None, gt=0)
+    bandwidth_mhz: Float | None = Field(None, gt=0)
     pattern: Literal["isotropic", "directional"] = "isotropic"
 
 
 class PlaneSpec(_Strict):
-    shell: str
-    plane: int = Field(ge=0)
+    shell: Str
+    plane: Int = Field(ge=0)
 
 
 class SatelliteLossSpec(_Timed):
     type: Literal["satellite_loss"]
-    fraction: float = Field(0.0, ge=0, le=1)
-    satellites: list[str] = Field(default_factory=list)
+    fraction: Float = Field(0.0, ge=0, le=1)
+    satellites: list[Str] = Field(default_factory=list)
     planes: list[PlaneSpec] = Field(default_factory=list)
     region: CircleSpec | None = None
-    region_at_s: float | None = Field(None, ge=0)
-    laser_fraction: float = Field(0.0, ge=0, le=1)
+    region_at_s: Float | None = Field(None, ge=0)
+    laser_fraction: Float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _something(self):
@@ -204,12 +237,12 @@ ThreatSpec = Annotated[DestroySpec | JamSpec | SatelliteLossSpec, Field(discrimi
 
 
 class MonteCarloSection(_Strict):
-    threat: int = Field(0, ge=0)
+    threat: Int = Field(0, ge=0)
     parameter: Literal["fraction", "laser_fraction"] = "fraction"
-    values: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    values: list[Float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
                                 min_length=1)
-    draws: int = Field(10, ge=1, le=10_000)
-    confidence: float = Field(0.95, gt=0, lt=1)
+    draws: Int = Field(10, ge=1, le=10_000)
+    confidence: Float = Field(0.95, gt=0, lt=1)
 
 
 class ScenarioModel(_Strict):
