@@ -1,3 +1,3 @@
-from leosim.cli import main
+from leosim._entry import main
 
 main()
