@@ -275,7 +275,9 @@ def main_share(share: pd.DataFrame, column: str) -> pd.DataFrame:
     -------
     DataFrame
         ``mode, src, dst, {column}_main, {column}_main_share`` (of the reachable steps) and
-        ``{column}s_used`` (distinct entries).
+        ``{column}s_used`` (distinct entries). Empty entries (``""``: a path through no gateway)
+        are not entries: a pair that only has them has no row, so a report merged on the pair
+        shows no main gateway (missing) rather than ``""`` with share 1.0.
 
     Examples
     --------
@@ -284,6 +286,9 @@ def main_share(share: pd.DataFrame, column: str) -> pd.DataFrame:
     >>> main_share(s, "pop")[["pop_main", "pop_main_share", "pops_used"]].values.tolist()
     [['X', 0.75, 2]]
     """
+    # ``""`` marks reachable steps through no gateway (a laser route between two terminals):
+    # not an entry. A pair with none gets no row (no main entry, none used).
+    share = share[share[column].astype(object) != ""]
     grouped = share.groupby(PAIR, sort=False, observed=True)
     used = grouped[column].size().rename(f"{column}s_used")
     top = share.loc[grouped["steps"].idxmax().to_numpy()].set_index(PAIR)
