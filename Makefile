@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-scale clean viewer-assets wheel-check
+.PHONY: demo test bench bench-scale clean viewer-assets wheel-check mutate
 
 $(BIN)/leosim: pyproject.toml
+	@echo "installing leosim into $(VENV) (about a minute, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -36,3 +37,10 @@ clean:
 # Build the wheel, install it into a fresh venv, run the demo and validate every example there.
 wheel-check:
 	tools/check_wheel.sh
+
+# Mutation testing of the core modules with mutmut (PyPI), outside CI: make mutate MUTATE=routing
+# (routing takes about half an hour on one core). Score and survivors: docs/testing.md.
+MUTATE ?= routing links threats metrics engine
+mutate: $(BIN)/leosim
+	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,mutate]'
+	$(BIN)/python tools/mutate.py $(MUTATE)
