@@ -230,6 +230,14 @@ def _select_pass(gid, vals, sstart, scol, slo, shi, sclosed, smode, sslot, hist,
                 fill[s] += 1
 
 
+@njit(cache=True, nogil=True)
+def _sort_segments(buf, start, size, mode):
+    """Sort ``buf[start[s]:start[s] + size[s]]`` in place for every collecting interval."""
+    for s in range(len(start)):
+        if mode[s] == 1 and size[s] > 1:
+            buf[start[s]:start[s] + size[s]] = np.sort(buf[start[s]:start[s] + size[s]])
+
+
 def _unique_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """First position of each distinct row of the given columns, and each row's distinct
     index (as ``np.unique(..., axis=0, return_index=True, return_inverse=True)``)."""
@@ -344,10 +352,8 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
         k = pos_in_act[slot_of[pos_in_act[slot_of] >= 0]]
         coll = smode[k] == 1
         if coll.any():  # sort each interval's values, pick the rank
-            seg = np.repeat(np.arange(len(act)), fill)
-            order = np.lexsort((buf, seg))
-            sorted_buf = buf[order]
-            value[t_all[coll]] = sorted_buf[sslot[k[coll]] + rank[t_all[coll]]]
+            _sort_segments(buf, sslot, fill, smode)
+            value[t_all[coll]] = buf[sslot[k[coll]] + rank[t_all[coll]]]
             done[t_all[coll]] = True
         t_h, k_h = t_all[~coll], k[~coll]
         if len(t_h):

@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -984,6 +985,13 @@ def _split_track(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.insert(lon, jump, np.nan), np.insert(lat, jump, np.nan)
 
 
+def _track_segments(lon: np.ndarray, lat: np.ndarray) -> list[np.ndarray]:
+    """A ground track as (n, 2) pieces, cut where it jumps across the antimeridian."""
+    jump = np.flatnonzero(np.abs(np.diff(lon)) > 180.0) + 1
+    return [np.column_stack(p) for p in zip(np.split(lon, jump), np.split(lat, jump),
+                                            strict=True) if len(p[0]) > 1]
+
+
 def coverage_map(snap: Snapshot, sites: pd.DataFrame, *, threats: Sequence[ThreatShape] = (),
                  zoom: bool = True) -> Figure:
     """Sub-satellite points, site coverage circles and ground tracks at one time.
@@ -1069,9 +1077,10 @@ def coverage_map(snap: Snapshot, sites: pd.DataFrame, *, threats: Sequence[Threa
                             colors=KIND_STYLE["gateway"][1], linewidths=0.6, alpha=0.4,
                             zorder=4)
                 gw_circles = True
-        for lon, lat in snap.tracks:
-            lo, la = _split_track(lon, lat)
-            ax.plot(lo, la, color="#111111", lw=0.8, alpha=0.75, zorder=5)
+        if snap.tracks:  # one collection: a route through ~1,000 satellites draws fast
+            ax.add_collection(LineCollection(
+                [seg for lon, lat in snap.tracks for seg in _track_segments(lon, lat)],
+                colors="#111111", linewidths=0.8, alpha=0.75, zorder=5))
         if in_view.any():
             ax.scatter(snap.sat_lon_deg[in_view], snap.sat_lat_deg[in_view],
                        s=14 if k else 5, color="#d62728", lw=0, zorder=5)
