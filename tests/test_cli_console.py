@@ -55,3 +55,15 @@ def test_failed_propagations_are_mentioned(tmp_path):
     assert "note: 3 satellite-step(s) failed to propagate (code 1: 3" in res.stderr
     quiet = _leosim("run", str(scn), "-o", str(tmp_path / "q"), "-q")
     assert "failed to propagate" not in quiet.stderr
+
+
+def test_bad_port_and_scheduler_address_exit_2(tmp_path):
+    (tmp_path / "s.toml").write_text(MANY_ROUTES)
+    res = _leosim("view", str(tmp_path), "--port", "70000")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "65535" in res.stderr
+    for address in ("garbage", "http://127.0.0.1:8786", "tcp://127.0.0.1:99999"):
+        res = _leosim("run", str(tmp_path / "s.toml"), "-o", str(tmp_path / "o"),
+                      "--scheduler", address)
+        assert res.returncode == 2, (address, res.stderr)
+        assert "Traceback" not in res.stderr and "--scheduler" in res.stderr, res.stderr
+        assert not (tmp_path / "o").exists()  # checked before any work or folder
