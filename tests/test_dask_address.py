@@ -103,28 +103,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cli(scenario, tmp_path, address: str, capsys) -> tuple[int, str, float]:
-    """``leosim montecarlo --scheduler ADDRESS`` in this process, on a helper thread so that a
-    hang fails the test (after 90 s) instead of blocking the suite; exit code, stderr, wall."""
+def _on_a_thread(fn, limit_s: float = 90.0) -> tuple[dict, float]:
+    """Run ``fn()`` on a helper thread so that a hang fails the test (after ``limit_s``)
+    instead of blocking the suite; ``({"value": ...} or {"error": exc}, wall seconds)``."""
     box: dict = {}
 
     def target() -> None:
         try:
-            main(["montecarlo", str(scenario), "-o", str(tmp_path / "o"), "-q",
-                  "--scheduler", address])
-        except SystemExit as exc:
-            box["code"] = exc.code
-        except BaseException as exc:  # a traceback: reported below
+            box["value"] = fn()
+        except BaseException as exc:  # SystemExit included
             box["error"] = exc
 
     t0 = time.monotonic()
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    thread.join(90)
-    wall = time.monotonic() - t0
-    assert not thread.is_alive(), f"montecarlo --scheduler {address} hangs"
-    assert "error" not in box, box.get("error")
-    return box["code"], capsys.readouterr().err, wall
+    thread.join(limit_s)
+    assert not thread.is_alive(), f"{fn} still runs after {limit_s:g} s"
+    return box, time.monotonic() - t0
+
+
+def _cli(scenario, tmp_path, address: str, capsys) -> tuple[int, str, float]:
+    """``leosim montecarlo --scheduler ADDRESS`` in this process: exit code, stderr, wall."""
+    box, wall = _on_a_thread(lambda: main(["montecarlo", str(scenario), "-o",
+                                           str(tmp_path / "o"), "-q", "--scheduler", address]))
+    assert isinstance(box.get("error"), SystemExit), box  # not a traceback
+    return box["error"].code, capsys.readouterr().err, wall
 
 
 def test_refused_port_fails_fast_with_a_message(scenario, tmp_path, capsys):
@@ -176,14 +179,13 @@ def test_http_server_and_a_shorter_timeout(scenario, tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         address = f"tcp://127.0.0.1:{httpd.server_port}"
-        t0 = time.monotonic()
-        with pytest.raises(InputError) as info:
-            connect(address, timeout_s=2)
-        wall = time.monotonic() - t0
+        box, wall = _on_a_thread(lambda: connect(address, timeout_s=2))
     finally:
         httpd.shutdown()
-    assert info.value.where == "--scheduler"
-    assert address in info.value.message
+    exc = box.get("error")
+    assert isinstance(exc, InputError), box
+    assert exc.where == "--scheduler"
+    assert address in exc.message
     assert wall < 10, wall  # the 2 s timeout, not Dask's default 30 s or a hang
 
 
