@@ -143,7 +143,7 @@ def test_bad_tle_checksum_names_file_and_line(capsys, tmp_path):
 
 def test_missing_tle_file(capsys, tmp_path):
     text = GOOD.replace('preset = "starlink-550"', 'tle_file = "nowhere.tle"')
-    _expect_error(capsys, tmp_path, text, "nowhere.tle", "not found")
+    _expect_error(capsys, tmp_path, text, "nowhere.tle", "not found", "constellation.tle_file")
 
 
 def test_missing_scenario_file(capsys, tmp_path):

@@ -285,3 +285,120 @@ def test_walker_tles_round_trip_and_sgp4_offset(tmp_path):
     # lacks. Measured: 12.4 km max over 10 minutes (the 550 km shell); allow 20 km.
     assert d_km.max() < 20.0
     assert d_km.max() > 1.0  # the models do differ
+
+
+# --- hostile and inconsistent element sets (issue 12) ----------------------------------------
+
+
+def _with_epoch_year(line1: str, yy: str) -> str:
+    return _fix(line1[:18] + yy + line1[20:])
+
+
+def test_twenty_million_digit_fields(tmp_path):
+    # A 20-million-digit header (int() refused it with a ValueError traceback before), a name
+    # line and a TLE field of that length: TLEError naming the line, without echoing it.
+    digits = "7" * 20_000_000
+    for text, line in ((f"{digits} 22\n{L1}\n{L2}\n", 1),
+                       (f"{L1}\n{L2}\nSAT\n{L1[:53]}{digits}{L1[53:]}\n{L2}\n", 4),
+                       (f"{L1}\n{L2}\n{digits}\n{L1}\n{L2}\n", 3)):
+        err = _tle_error(_write(tmp_path, text))
+        assert err.where == f"line {line}", err
+        assert len(str(err)) < 600
+
+
+def test_duplicate_satellites_name_both_lines(tmp_path):
+    text = f"SAT-A\n{L1}\n{L2}\nSAT-B\n{L1}\n{L2}\n"
+    err = _tle_error(_write(tmp_path, text))
+    assert "satellite 44238 appears twice (lines 2-3 and lines 5-6)" in err.message
+    assert err.where == "lines 5-6" and "one element set per satellite" in err.hint
+    records = json.loads(OMM_JSON.read_text())
+    records.append(dict(records[3]))
+    with pytest.raises(TLEError, match=r"appears twice \(record 4 and record 42\)"):
+        read_omm(_write(tmp_path, json.dumps(records), "dup.json"))
+
+
+def test_outlier_epoch_refused_naming_it(tmp_path):
+    # One element set dated 2056 used to move the default epoch there: every other satellite
+    # then failed to propagate. Refused, naming the outlier; an explicit epoch still works.
+    lines = TLE_2023.read_text().splitlines()
+    lines[4] = _with_epoch_year(lines[4], "56")  # the second element set's line 1
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(TLEError) as info:
+        TLEConstellation.from_tle_file(path)
+    err = info.value
+    assert err.where == "lines 5-6" and err.source == str(path)
+    assert "epoch 2056-" in err.message and "median epoch 2023-07-29" in err.message
+    assert "scenario.epoch" in err.hint
+    c = TLEConstellation.from_tle_file(path, epoch="2023-07-29T12:00:00Z")
+    codes = c.propagate(np.array([0.0, 60.0])).error
+    assert (codes[:, np.arange(c.n_sats) != 1] == 0).all()  # every other satellite propagates
+
+
+def test_outlier_epoch_via_scenario(tmp_path, capsys):
+    from leosim.cli import main
+
+    lines = TLE_2023.read_text().splitlines()
+    lines[4] = _with_epoch_year(lines[4], "56")
+    _write(tmp_path, "\n".join(lines) + "\n")
+    scn = _write(tmp_path, '[scenario]\nduration_s = 2\n[constellation]\ntle_file = "sats.tle"\n'
+                           '[links]\nisl = "none"\n[ground]\ncities = ["London", "Paris"]\n',
+                 "s.toml")
+    with pytest.raises(SystemExit) as info:
+        main(["validate", str(scn)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "sats.tle, lines 5-6" in err and "2056" in err
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("NORAD_CAT_ID", "inf", "not a finite number"),   # OverflowError traceback before
+    ("NORAD_CAT_ID", "12.5", "not a catalog number"),
+    ("NORAD_CAT_ID", "0", "not a catalog number"),
+    ("MEAN_MOTION", "NaN", "not a finite number"),     # the satellite vanished uncounted
+    ("MEAN_MOTION", "-15.1", "positive number of revolutions"),
+    ("BSTAR", "1" * 400, "characters"),
+    ("ECCENTRICITY", "inf", "not a finite number"),
+    ("MEAN_MOTION_DDOT", "nan", "not a finite number"),
+    ("EPOCH", "9999-07-17T07:36:35.330112", "outside 1957-2200"),
+])
+def test_omm_bad_numbers_name_record_and_field(tmp_path, field, value, words):
+    for fmt in ("json", "csv"):
+        if fmt == "json":
+            records = json.loads(OMM_JSON.read_text())
+            records[6][field] = value
+            path = _write(tmp_path, json.dumps(records), "bad.json")
+        else:
+            header, *rows = OMM_CSV.read_text().splitlines()
+            cols = header.split(",")
+            cells = rows[6].split(",")
+            cells[cols.index(field)] = value
+            rows[6] = ",".join(cells)
+            path = _write(tmp_path, "\n".join([header, *rows]) + "\n", "bad.csv")
+        with pytest.raises(TLEError) as info:
+            read_omm(path)
+        assert info.value.where == "record 7", (fmt, info.value)
+        assert words in str(info.value) and (field in str(info.value) or field == "EPOCH")
+
+
+def test_omm_json_nan_literal(tmp_path):
+    text = OMM_JSON.read_text()
+    records = json.loads(text)
+    records[2]["MEAN_MOTION"] = float("nan")
+    path = _write(tmp_path, json.dumps(records), "nan.json")  # writes a bare NaN token
+    assert "NaN" in path.read_text()
+    with pytest.raises(TLEError, match="MEAN_MOTION is nan, not a finite number"):
+        read_omm(path)
+
+
+def test_omm_csv_huge_field(tmp_path):
+    header, *rows = OMM_CSV.read_text().splitlines()
+    rows[2] = '"' + "x" * 300_000 + '"' + rows[2][rows[2].index(","):]
+    with pytest.raises(TLEError) as info:
+        read_omm(_write(tmp_path, "\n".join([header, *rows]) + "\n", "huge.csv"))
+    assert info.value.where == "line 4" and "field larger than field limit" in info.value.message
+
+
+def test_omm_json_deep_nesting(tmp_path):
+    path = _write(tmp_path, "[" * 5000 + "]" * 5000, "deep.json")
+    with pytest.raises(TLEError) as info:
+        read_omm(path)
+    assert info.value.where == "line 1" and "nested deeper" in info.value.message

@@ -117,7 +117,7 @@ def read_bytes_bounded(path: str | PathLike[str], *, limit: int, what: str = "in
                 hint="name a regular file; leosim does not read directories, devices or pipes")
         too_big = UnreadableFileError(
             f"the {what} is larger than leosim's limit of {format_size(limit)}"
-            + (f" ({format_size(st.st_size)})" if st.st_size > limit else ""),
+            + (f": {st.st_size:,} bytes" if st.st_size > limit else ""),
             source=source,
             hint=limit_hint or "split the file or keep only what the run needs; the limits "
                                "are listed in docs/scenario.md (Limits)")

@@ -69,7 +69,8 @@ def read_isl_pairs(path: str | Path, n_sats: int) -> np.ndarray:
     path = Path(path)
     rows = []
     text = read_text_bounded(path, limit=MAX_ISL_FILE_BYTES, what="ISL file",
-                             limit_hint="an ISL file lists one short line per link")
+                             limit_hint="an ISL file lists one short line per link; "
+                             "docs/scenario.md lists the Limits")
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:

@@ -266,7 +266,8 @@ def _read_text(path: str | PathLike[str], what: str = "element-set file") -> str
     try:
         return read_text_bounded(
             path, limit=MAX_ELEMENT_FILE_BYTES, what=what,
-            limit_hint="keep only the satellites the run needs (e.g. one CelesTrak group)")
+            limit_hint="keep only the satellites the run needs (e.g. one CelesTrak group); "
+                       "docs/scenario.md lists the Limits")
     except UnreadableFileError as exc:
         raise UnreadableElementFileError(exc.message, source=exc.source, where=exc.where,
                                          hint=exc.hint) from None

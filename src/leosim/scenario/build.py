@@ -20,7 +20,7 @@ from leosim.orbits.presets import get_preset
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
 from leosim.routing.shortest import INTERNET
 from leosim.scenario.fingerprint import input_files
-from leosim.scenario.limits import check_run_size
+from leosim.scenario.limits import check_run_counts, check_run_size
 from leosim.scenario.model import ScenarioModel, SiteSpec
 from leosim.threats.timeline import ThreatTimeline
 from leosim.timebase import TimeGrid, parse_epoch
@@ -207,6 +207,10 @@ def build_pairs(model: ScenarioModel, ground: GroundSegment, source: str) -> np.
     terminals = ground.of_kind("terminal")
     out: list[tuple[int, int]] = []
     if r.pairs == "all":
+        n_all = len(terminals) * (len(terminals) - 1) // 2  # refused before it is built
+        check_run_counts(TimeGrid(parse_epoch(DEFAULT_EPOCH), model.scenario.duration_s,
+                                  model.scenario.step_s).n_steps, n_all,
+                         len(set(model.scenario.modes)), 0, len(ground), source)
         i, j = np.triu_indices(len(terminals), k=1)
         out.extend(zip(terminals[i].tolist(), terminals[j].tolist(), strict=True))
     elif r.pairs != "none":

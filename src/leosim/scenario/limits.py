@@ -90,13 +90,30 @@ def memory_budget() -> int:
         return DEFAULT_MEMORY_BUDGET
 
 
+def estimate_memory(routes: int, steps: int, n_sats: int, n_sites: int) -> int:
+    """Estimated peak memory (bytes) of one process running ``routes`` (pairs x modes) for
+    ``steps`` steps over ``n_sats`` satellites and ``n_sites`` ground sites.
+
+    Examples
+    --------
+    >>> round(estimate_memory(19_900, 5, 1584, 200) / 2**20)   # measured peak: 1,405 MiB
+    1381
+    """
+    return int(_BASE
+               + routes * (_STATS_COPIES * _STATS_PER_ROUTE + _ROUTE_ROW + _SUMMARY_PER_ROUTE)
+               + steps * 8
+               + _PROPAGATION_BLOCK * n_sats * _SAT_STEP
+               + n_sats * _SAT_TOPOLOGY + n_sites * _SITE_TOPOLOGY)
+
+
 def estimate_run_memory(scn: Scenario) -> int:
     """Estimated peak memory of one process running ``scn``, bytes.
 
     The estimate counts what grows with the scenario: per-route statistics (a histogram of
-    0.5 ms bins per pair and mode, kept twice), one step of route rows, the summary objects, the
-    time grid, a block of propagated satellite states and one step's topology. It is meant to
-    refuse runs that cannot fit; on the measured runs above it is within 3 % of the peak.
+    0.5 ms bins per pair and mode, kept twice), one step of route rows, the summary, report and
+    scene objects, the time grid, a block of propagated satellite states and one step's
+    topology. It is meant to refuse runs that cannot fit; on the runs measured above (see the
+    constants) it is within 3 % of the peak.
 
     Parameters
     ----------
@@ -114,21 +131,16 @@ def estimate_run_memory(scn: Scenario) -> int:
     >>> from leosim.scenario.model import ScenarioModel
     >>> m = ScenarioModel.model_validate({"constellation": {"preset": "starlink-550"},
     ...                                   "ground": {"cities": ["London", "Paris"]}})
-    >>> round(estimate_run_memory(build_scenario(m)) / 2**20)
+    >>> round(estimate_run_memory(build_scenario(m)) / 2**20)   # measured peak: 474 MiB
     463
     """
-    routes = len(scn.pairs) * len(scn.modes)
-    n_sats = scn.network.constellation.n_sats
-    n_sites = len(scn.network.ground)
-    return int(_BASE
-               + routes * (_STATS_COPIES * _STATS_PER_ROUTE + _ROUTE_ROW + _SUMMARY_PER_ROUTE)
-               + scn.times.n_steps * 8
-               + _PROPAGATION_BLOCK * n_sats * _SAT_STEP
-               + n_sats * _SAT_TOPOLOGY + n_sites * _SITE_TOPOLOGY)
+    return estimate_memory(len(scn.pairs) * len(scn.modes), scn.times.n_steps,
+                           scn.network.constellation.n_sats, len(scn.network.ground))
 
 
-def check_run_size(scn: Scenario, source: str = "<scenario>") -> None:
-    """Refuse a scenario whose route computations or memory estimate exceed the limits.
+def check_run_counts(steps: int, pairs: int, modes: int, n_sats: int, n_sites: int,
+                     source: str = "<scenario>") -> None:
+    """Refuse a run whose route computations or memory estimate exceed the limits.
 
     Raises
     ------
@@ -138,7 +150,6 @@ def check_run_size(scn: Scenario, source: str = "<scenario>") -> None:
     from leosim.errors import ScenarioError
     from leosim.io.safe_read import format_size
 
-    steps, pairs, modes = scn.times.n_steps, len(scn.pairs), len(scn.modes)
     lower = ("a longer scenario.step_s or shorter scenario.duration_s, fewer routes "
              "(routing.pairs, routing.to_internet, ground.top_cities) or fewer scenario.modes")
     work = steps * pairs * modes
@@ -148,12 +159,18 @@ def check_run_size(scn: Scenario, source: str = "<scenario>") -> None:
             f"route computations, more than leosim's limit of {MAX_ROUTE_STEPS:.0e}",
             source=source, where="scenario",
             hint=f"use {lower}; or split the run in time (scenario.epoch, duration_s)")
-    need, budget = estimate_run_memory(scn), memory_budget()
+    need, budget = estimate_memory(pairs * modes, steps, n_sats, n_sites), memory_budget()
     if need > budget:
         raise ScenarioError(
             f"the run needs about {format_size(need)} of memory ({pairs:,} routes x {modes} "
-            f"mode(s), {steps:,} steps, {scn.network.constellation.n_sats:,} satellites), more "
-            f"than the budget of {format_size(budget)}",
+            f"mode(s), {steps:,} steps" + (f", {n_sats:,} satellites" if n_sats else "")
+            + f"), more than the budget of {format_size(budget)}",
             source=source, where="routing",
             hint=f"use {lower}; or raise the budget with LEOSIM_MEMORY_BUDGET=64GiB if the "
                  "machine has the memory (docs/scenario.md, Limits)")
+
+
+def check_run_size(scn: Scenario, source: str = "<scenario>") -> None:
+    """:func:`check_run_counts` for a built scenario (called by ``build_scenario``)."""
+    check_run_counts(scn.times.n_steps, len(scn.pairs), len(scn.modes),
+                     scn.network.constellation.n_sats, len(scn.network.ground), source)

@@ -139,7 +139,10 @@ def validate(data: dict, source: str = "<scenario>") -> ScenarioModel:
     try:
         return ScenarioModel.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt required key is both unknown and missing: report the unknown spelling
+        # (with its "did you mean") rather than the missing key.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = _model_loc(tuple(err["loc"]), data)
         where = key_path(loc) or "(top level)"
         kind = err["type"]
@@ -196,7 +199,8 @@ def load_scenario_file(path: str | Path) -> ScenarioModel:
         text = read_text_bounded(path, limit=MAX_SCENARIO_BYTES, what="scenario file",
                                  limit_hint="a scenario file holds settings; put element sets "
                                             "and link lists in their own files (tle_file, "
-                                            "omm_file, isl_file)")
+                                            "omm_file, isl_file); docs/scenario.md lists the "
+                                            "Limits")
     except InputError as exc:
         raise ScenarioError(exc.message.replace("scenario file not found",
                                                 "cannot read scenario file: not found"),
