@@ -240,7 +240,7 @@ def test_viewer_rows_in_small_batches_are_those_of_the_full_table(run_dir, full,
 
     monkeypatch.setattr(czml, "MAX_ROUTES", 4)
     monkeypatch.setattr(czml, "MAX_ROUTE_ROWS", 30)
-    monkeypatch.setattr(S, "BATCH_ROWS", 13)
+    monkeypatch.setattr(S, "BATCH_ROWS", 5)  # routes first appear in several batches
     for mode in (None, "bent_pipe", "laser"):
         table, n_routes = czml._drawn_rows(run_dir / "routes.parquet", mode)
         df = full if mode is None else full[full["mode"] == mode]
