@@ -31,6 +31,9 @@ bench: $(BIN)/leosim
 bench-scale: $(BIN)/leosim
 	cd benchmarks && ../$(BIN)/python bench_scale.py
 
+bench-postrun: $(BIN)/leosim
+	cd benchmarks && ../$(BIN)/python bench_postrun.py --long --before d8e692a
+
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .leosim-assets
 
