@@ -372,3 +372,16 @@ def test_numba_cache_dir_given_and_writable_is_used_silently(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[0] == "numba" and "note" not in proc.stderr
     assert any((tmp_path / "mine").rglob("*.nbi"))
+
+
+def test_walker_satellites_bounded(capsys, tmp_path):
+    # 10,000 x 10,000 passed the per-key bounds: 10^8 satellites allocated before a message.
+    text = ("[constellation]\n[[constellation.shells]]\naltitude_km = 550\ninclination_deg = 53\n"
+            "planes = 10000\nsats_per_plane = 10000\n" + '[ground]\ncities = ["London", "Paris"]\n')
+    _fails(capsys, tmp_path, text, "constellation", "100,000,000 satellites", "200,000")
+
+
+def test_number_with_thousands_of_digits(capsys, tmp_path):
+    # tomllib raised a bare ValueError (int() digit limit): found by the fuzzer.
+    _fails(capsys, tmp_path, GOOD.replace("duration_s = 2", "duration_s = " + "9" * 5000),
+           "line 2", "thousands of digits")

@@ -22,6 +22,8 @@ MAX_ELEMENT_FILE_BYTES = 256 * 2**20
 MAX_ISL_FILE_BYTES = 64 * 2**20
 #: Deepest nesting of arrays and tables in a scenario file or an OMM JSON file.
 MAX_NESTING_DEPTH = 32
+#: Most satellites of Walker shells (the largest preset, starlink-gen2, has 29,988).
+MAX_SATELLITES = 200_000
 #: Most time steps in a run (400 days at 1 s is 34.6 million).
 MAX_STEPS = 50_000_000
 #: Most route computations in a run: steps x pairs x modes (about 6 h of compute at the

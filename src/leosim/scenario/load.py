@@ -9,6 +9,7 @@ its table allows.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -182,6 +183,13 @@ def parse_scenario_text(text: str, source: str = "<scenario>") -> dict:
             f"not valid TOML: {exc}", source=source,
             hint="check quotes, brackets and '=' on that line (https://toml.io)",
         ) from None
+    except ValueError:  # tomllib's int() of a number with thousands of digits
+        m = re.search(r"\d[\d_]{4299,}", text)
+        line = text.count("\n", 0, m.start()) + 1 if m else None
+        raise ScenarioError(
+            "a number with thousands of digits", source=source,
+            where=f"line {line}" if line else None,
+            hint="write numbers of at most 19 digits (TOML integers are 64-bit)") from None
     except RecursionError:  # pragma: no cover - nesting_depth refuses such text first
         raise ScenarioError(f"nested deeper than leosim's limit of {MAX_NESTING_DEPTH}",
                             source=source, hint="check the brackets") from None

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from leosim.scenario.limits import MAX_STEPS
+from leosim.scenario.limits import MAX_SATELLITES, MAX_STEPS
 
 # Scalars are strict: ``duration_s = true`` or ``planes = "4"`` is an error, not a coercion (an
 # int is still accepted where a float is expected). Floats must be finite (``_Strict`` config).
@@ -89,6 +89,12 @@ class ConstellationSection(_Strict):
             )
         if self.earth_frame != "ut1" and self.hypatia_dir is None:
             raise ValueError('earth_frame = "hypatia" needs hypatia_dir (docs/hypatia.md)')
+        n_sats = sum(s.planes * s.sats_per_plane for s in self.shells or ())
+        if n_sats > MAX_SATELLITES:
+            raise ValueError(
+                f"the shells hold {n_sats:,} satellites, more than leosim's limit of "
+                f"{MAX_SATELLITES:,}; use fewer planes or sats_per_plane (docs/scenario.md, "
+                "Limits)")
         return self
 
 
