@@ -31,7 +31,9 @@ WORK = ROOT / ".mutmut"
 
 #: Core module -> the tests that target it (each mutant runs only those of them that reach it).
 TARGETS: dict[str, list[str]] = {
-    "routing": ["tests/test_routing_oracle.py", "tests/test_orient.py", "tests/test_kernels.py"],
+    "routing": ["tests/test_routing_oracle.py", "tests/test_orient.py", "tests/test_kernels.py",
+                "tests/test_routing_gateway_sources.py",
+                "tests/test_unflip_keeps_targets_and_reasons.py"],
     "links": ["tests/test_isl.py", "tests/test_geometry.py", "tests/test_linkbudget.py"],
     "threats": ["tests/test_threats.py"],
     "metrics": ["tests/test_metrics.py"],
@@ -40,8 +42,10 @@ TARGETS: dict[str, list[str]] = {
 
 #: mutmut's exit codes (mutmut/stats.py) folded into the four outcomes reported here.
 _KILLED, _SURVIVED, _TIMEOUT, _NO_TESTS = "killed", "survived", "timeout", "no tests"
-_OUTCOME = {1: _KILLED, 3: _KILLED, 0: _SURVIVED, 5: _NO_TESTS, 33: _NO_TESTS,
-            36: _TIMEOUT, 24: _TIMEOUT, -24: _TIMEOUT, 152: _TIMEOUT, 255: _TIMEOUT}
+#: A test process that crashes (segfault: -11, -9) has detected the mutant too.
+_OUTCOME = {1: _KILLED, 3: _KILLED, -11: _KILLED, -9: _KILLED, 0: _SURVIVED, 5: _NO_TESTS,
+            33: _NO_TESTS, 36: _TIMEOUT, 24: _TIMEOUT, -24: _TIMEOUT, 152: _TIMEOUT,
+            255: _TIMEOUT}
 
 
 def _config(module: str) -> str:
