@@ -33,7 +33,8 @@ WORK = ROOT / ".mutmut"
 TARGETS: dict[str, list[str]] = {
     "routing": ["tests/test_routing_oracle.py", "tests/test_orient.py", "tests/test_kernels.py",
                 "tests/test_routing_gateway_sources.py",
-                "tests/test_unflip_keeps_targets_and_reasons.py"],
+                "tests/test_unflip_keeps_targets_and_reasons.py",
+                "tests/test_routing_no_links_and_dtypes.py"],
     "links": ["tests/test_isl.py", "tests/test_geometry.py", "tests/test_linkbudget.py"],
     "threats": ["tests/test_threats.py"],
     "metrics": ["tests/test_metrics.py"],
