@@ -201,3 +201,21 @@ def test_connect_reaches_a_real_scheduler_and_refuses_a_worker():
         worker = next(iter(cluster.workers.values())).address
         with pytest.raises(InputError, match="'Worker', not a Dask scheduler"):
             connect(worker, timeout_s=5)
+
+
+def _sigint_ignored() -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_embedded_cluster_workers_leave_ctrl_c_to_the_client():
+    """A terminal's Ctrl-C reaches every process of the group: the embedded cluster's worker
+    processes ignore it (no KeyboardInterrupt traceback from each), this process does not."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    with connect(None, n_workers=1) as client:
+        assert signal.getsignal(signal.SIGINT) is before  # restored here
+        ignored = client.run(_sigint_ignored)
+    assert list(ignored.values()) == [True]

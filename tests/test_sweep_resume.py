@@ -290,3 +290,37 @@ def test_sweep_and_montecarlo_on_a_missing_or_broken_file_exit_2(tmp_path, capsy
         assert "Traceback" not in err and "error:" in err, args
         assert ("nope.toml" in err or "broken.toml" in err or "directory" in err), (args, err)
     assert not (tmp_path / "o").exists()  # nothing was created
+
+
+def test_ctrl_c_in_a_terminal_exits_130_cleanly_and_resumes(tmp_path):
+    """Ctrl-C reaches the whole process group (client and embedded cluster's workers)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = _write(tmp_path, MC.replace("draws = 2", "draws = 10"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "leosim", "montecarlo", str(path), "-o", str(out), "-j", "1"]
+    proc = subprocess.Popen([*cmd, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.rglob("draw=*.parquet"))) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    kept = _files(out)
+    assert 3 <= len(kept) < 20
+    assert "--resume" in (out / "INCOMPLETE.txt").read_text()
+    assert not (out / "montecarlo.csv").exists()
+    res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"resumed: {len(kept)} of 20 members kept, {20 - len(kept)} computed" in res.stdout
+    assert all(_files(out)[p] == v for p, v in kept.items())
+    assert not (out / "INCOMPLETE.txt").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "draws.csv"), _serial(path),
+                                  check_dtype=False)

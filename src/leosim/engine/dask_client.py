@@ -13,10 +13,13 @@ most that long), and only then opens the ``Client``. Every failure is an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -168,6 +171,25 @@ def _dask_probe(address: str, timeout_s: float, shown_s: float) -> dict:
     return reply
 
 
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start processes that ignore SIGINT (they inherit the ignored disposition).
+
+    A Ctrl-C in a terminal reaches every process of its group: the embedded cluster's workers
+    would each print a ``KeyboardInterrupt`` traceback. Ignoring it in them leaves the decision
+    to this process, which cancels the tasks and closes the cluster. (Only the main thread may
+    change signal handlers; elsewhere nothing changes.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def connect(address: str | None, *, timeout_s: float = DEFAULT_TIMEOUT_S, n_workers: int = 2,
             ) -> Client:
     """A Dask ``Client`` of the scheduler at ``address``, or of a cluster of its own.
@@ -201,8 +223,9 @@ def connect(address: str | None, *, timeout_s: float = DEFAULT_TIMEOUT_S, n_work
     from distributed import Client
 
     if address is None:
-        return Client(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None)
+        with _workers_ignore_ctrl_c():
+            return Client(n_workers=n_workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None)
     if not (timeout_s > 0 and timeout_s < float("inf")):
         raise InputError(f"bad --scheduler-timeout {timeout_s!r}: expected seconds > 0",
                          where="--scheduler-timeout", hint="e.g. --scheduler-timeout 10")
