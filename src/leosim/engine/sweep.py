@@ -63,7 +63,8 @@ def fingerprint_digest(fp: dict) -> str:
 def _changed_under_us(path: str) -> InputError:
     return InputError(
         "the scenario file or an input file it names changed while the sweep was running "
-        "(a worker's copy differs from the one the sweep started from)", source=path,
+        "(a worker's copy differs from the one the sweep started from, or the worker runs "
+        "another leosim version)", source=path,
         hint="leave the files alone while a sweep runs; the members already finished are kept: "
              "run the same command again (with --resume it refuses the changed scenario and "
              "says what changed, without it starts over)")
