@@ -7,6 +7,13 @@ it completes, so a sweep killed at any point resumes with ``resume=True`` from t
 on disk. A worker that dies mid-task is replaced by Dask re-running its tasks elsewhere; because
 members are deterministic (seeded per member), the results equal a serial run's.
 
+Before any member runs, ``OUT/sweep_plan.json`` records what the members are computed from: the
+scenario's fingerprint (validated model, epoch, the SHA-256 of every input file, leosim's
+version; :mod:`leosim.scenario.fingerprint`) and each member's parameters. A resume keeps a
+member on disk only if its parameters are unchanged, and refuses outright when the fingerprint
+differs; workers check the scenario they rebuild against the client's fingerprint, so a file
+edited during a sweep fails loudly instead of mixing old and new results.
+
 By default an embedded ``LocalCluster`` (processes on this machine) runs the sweep; pass the
 address of an existing scheduler (``tcp://HOST:PORT``) to use a real cluster. Workers must see
 the scenario file (and any files it names) at the same path, and the client writes the outputs.
