@@ -67,7 +67,10 @@ def _cli(*args) -> int:
 
 
 def _all_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*"))
+    """Every file in a finished run folder, but its completion marker (docs/runs.md)."""
+    from leosim.io.outdir import MARKER
+
+    return sorted(p.name for p in folder.rglob("*") if p.name != MARKER)
 
 
 def _nan_to_null(table: pa.Table) -> pa.Table:

@@ -28,7 +28,7 @@ to_internet = "terminals"
 """
 
 
-@pytest.mark.parametrize("delay_s", [0.3, 1.5, 3.0, 5.0, 8.0])
+@pytest.mark.parametrize("delay_s", [0.3, 0.8, 1.5, 3.0, 5.0, 8.0])
 def test_ctrl_c_at_any_moment(tmp_path, delay_s):
     # The delays land in start-up (imports), scenario building, compiled routing (a Gen1 step
     # spends most of its time in Numba code) and chunk assembly; wherever the SIGINT lands the

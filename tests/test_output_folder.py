@@ -116,6 +116,7 @@ def test_previous_results_are_replaced_with_a_note(tmp_path, scenario, capsys):
     code, err = _run(capsys, "run", str(scenario), "-o", str(out))
     assert code == 0 and "replacing the results of a previous run" in err
     assert json.loads((out / MARKER).read_text())["state"] == "complete"
+    assert not (out / ".leosim.lock").exists()  # released: only the marker stays
     assert json.loads((out / "summary.json").read_text())["pairs"] == before["pairs"]
 
 

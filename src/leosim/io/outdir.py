@@ -19,6 +19,7 @@ its output folder with :meth:`OutputFolder.claim`:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import json
@@ -116,6 +117,14 @@ class OutputFolder:
                 hint="wait for it to finish, or choose another output folder") from None
         except ImportError:  # pragma: no cover - not POSIX: no locking
             pass
+        try:  # the lock file is removed on release: make sure we locked the current one
+            same = os.path.samestat(os.fstat(fd), os.lstat(out / LOCK))
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            raise InputError(f"another leosim command is starting in {out}", where=where,
+                             hint="wait for it to finish, or choose another output folder")
         try:
             replaced = cls._check(out, command, resume=resume, force=force)
             os.ftruncate(fd, 0)
@@ -205,7 +214,10 @@ class OutputFolder:
             p.unlink()
 
     def release(self) -> None:
+        """Remove the lock file and release the lock (the folder keeps only its marker)."""
         if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                (self.path / LOCK).unlink()
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = -1
 
