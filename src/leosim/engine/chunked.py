@@ -103,14 +103,13 @@ def _run_forked(k: int, start: int, stop: int, parts: str) -> int:
 
 
 def run_chunk_from_file(path: str, duration_s: float, step_s: float, k: int, start: int,
-                        stop: int, parts: str) -> int:
-    """A chunk on a Dask worker: rebuild the scenario from its file (cached per process)."""
-    import attrs
-
-    from leosim.engine.sweep import _scenario
+                        stop: int, parts: str, expected: str | None = None) -> int:
+    """A chunk on a Dask worker: rebuild the scenario from its file (cached per process) and
+    check it is the one the client started from (``expected``: its fingerprint digest)."""
+    from leosim.engine.sweep import _checked_scenario
     from leosim.timebase import TimeGrid
 
-    scn = _scenario(path, os.stat(path).st_mtime_ns)
+    scn = _checked_scenario(path, os.stat(path).st_mtime_ns, expected)
     scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, duration_s, step_s))
     return run_chunk(scn, k, start, stop, Path(parts))
 
@@ -125,15 +124,22 @@ def _run_on_dask(scn: Scenario, todo, parts: Path, scheduler: str, tick,
     if not Path(path).is_file():
         raise InputError("running chunks on Dask needs a scenario built from a file",
                          where="--scheduler", hint="run `leosim run FILE --scheduler ...`")
+    from leosim.engine.sweep import fingerprint_digest
+
+    expected = fingerprint_digest(scenario_fingerprint(scn))
     with connect(scheduler, timeout_s=timeout_s) as client:
         futures = [client.submit(run_chunk_from_file, path, scn.times.duration_s,
-                                 scn.times.step_s, k, a, b, str(parts.resolve()),
+                                 scn.times.step_s, k, a, b, str(parts.resolve()), expected,
                                  key=f"leosim-chunk-{k}", pure=False, retries=3)
                    for k, a, b in todo]
         pending = set(futures)
         try:
             while pending:
-                done, pending = dask_wait(pending, timeout=0.25, return_when="FIRST_COMPLETED")
+                try:
+                    done, pending = dask_wait(pending, timeout=0.25,
+                                              return_when="FIRST_COMPLETED")
+                except TimeoutError:  # nothing finished in 0.25 s: look for a Ctrl-C, wait on
+                    done = set()
                 for fut in done:
                     tick(fut.result())
                 check_interrupt()

@@ -12,6 +12,9 @@ its name and timestamp are unchanged.
 'the scenario changed (x: 1 -> 2)'
 >>> fingerprint_difference(a, a) is None
 True
+>>> fingerprint_difference({**a, "scenario": {"threats": [1]}}, {**a, "scenario": {"threats": [1, 2]}})
+'the scenario changed (threats: 1 -> 2 entries)'
+
 """
 
 from __future__ import annotations
@@ -142,6 +145,11 @@ def _at(obj: Any, dotted: str) -> Any:
     return obj
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def fingerprint_difference(saved: dict, current: dict) -> str | None:
     """A sentence saying how ``current`` differs from ``saved`` (the first difference found),
     or ``None`` when they are the same."""
@@ -159,7 +167,9 @@ def fingerprint_difference(saved: dict, current: dict) -> str | None:
     if saved.get("scenario") != current.get("scenario"):
         where = _first_diff(saved.get("scenario"), current.get("scenario"), "")
         a, b = _at(saved.get("scenario"), where), _at(current.get("scenario"), where)
-        return f"the scenario changed ({where}: {a!r} -> {b!r})"
+        if isinstance(a, list) and isinstance(b, list):
+            return f"the scenario changed ({where}: {len(a)} -> {len(b)} entries)"
+        return f"the scenario changed ({where}: {_short(a)} -> {_short(b)})"
     for key in sorted(set(saved) | set(current)):
         if key in ("leosim_version", "inputs", "scenario"):
             continue
