@@ -402,3 +402,13 @@ def test_omm_json_deep_nesting(tmp_path):
     with pytest.raises(TLEError) as info:
         read_omm(path)
     assert info.value.where == "line 1" and "nested deeper" in info.value.message
+
+
+def test_omm_text_fields_must_be_text(tmp_path):
+    # Found by the fuzzer: a list as OBJECT_ID reached sgp4 (AttributeError traceback).
+    records = json.loads(OMM_JSON.read_text())
+    records[0]["OBJECT_ID"] = ["London", "London"]
+    with pytest.raises(TLEError) as info:
+        read_omm(_write(tmp_path, json.dumps(records), "text.json"))
+    assert info.value.where == "record 1" and "OBJECT_ID" in info.value.message
+    assert "not text" in info.value.message

@@ -115,14 +115,15 @@ def read_bytes_bounded(path: str | PathLike[str], *, limit: int, what: str = "in
             raise UnreadableFileError(
                 f"the {what} is {_kind(st.st_mode)}, not a regular file", source=source,
                 hint="name a regular file; leosim does not read directories, devices or pipes")
-        too_big = UnreadableFileError(
-            f"the {what} is larger than leosim's limit of {format_size(limit)}"
-            + (f": {st.st_size:,} bytes" if st.st_size > limit else ""),
-            source=source,
-            hint=limit_hint or "split the file or keep only what the run needs; the limits "
-                               "are listed in docs/scenario.md (Limits)")
-        if st.st_size > limit:
-            raise too_big
+        def too_big(size: str) -> UnreadableFileError:
+            return UnreadableFileError(
+                f"the {what} is larger than leosim's limit of {format_size(limit)}: {size}",
+                source=source,
+                hint=limit_hint or "split the file or keep only what the run needs; the limits "
+                                   "are listed in docs/scenario.md (Limits)")
+
+        if st.st_size > limit:  # refused from its size, before a byte is read
+            raise too_big(f"{st.st_size:,} bytes")
         os.set_blocking(fd, True)
         parts: list[bytes] = []
         got = 0
@@ -137,8 +138,8 @@ def read_bytes_bounded(path: str | PathLike[str], *, limit: int, what: str = "in
                 break
             parts.append(chunk)
             got += len(chunk)
-            if got > limit:
-                raise too_big
+            if got > limit:  # the file grew while it was read
+                raise too_big(f"more than {limit:,} bytes read")
         return b"".join(parts)
     finally:
         os.close(fd)

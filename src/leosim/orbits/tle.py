@@ -463,6 +463,14 @@ def _omm_element_set(rec: Mapping[str, Any], source: str, index: int) -> Element
             _omm_number(fields, key, source, where)
     for key in ("MEAN_MOTION_DDOT", "EPHEMERIS_TYPE", "ELEMENT_SET_NO", "REV_AT_EPOCH"):
         _omm_number(fields, key, source, where)
+    for key in ("OBJECT_ID", "CLASSIFICATION_TYPE"):
+        if not isinstance(fields[key], str):
+            raise TLEError(
+                f"field {key} is {str(fields[key])[:40]!r}, not text",
+                source=source,
+                where=where,
+                hint="re-download the OMM file",
+            )
     norad = float(fields["NORAD_CAT_ID"])
     if not (norad == int(norad) and 0 < norad <= MAX_CATALOG_NUMBER):
         raise TLEError(
@@ -491,7 +499,8 @@ def _omm_element_set(rec: Mapping[str, Any], source: str, index: int) -> Element
         fields["NORAD_CAT_ID"] = int(float(fields["NORAD_CAT_ID"]))
         sat = Satrec()
         omm.initialize(sat, fields)
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError,
+            IndexError) as exc:
         raise TLEError(
             f"cannot read the element set: {exc}",
             source=source,

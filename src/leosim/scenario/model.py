@@ -71,7 +71,7 @@ class ShellSpec(_Strict):
 
 class ConstellationSection(_Strict):
     preset: Str | None = None
-    shells: list[ShellSpec] | None = None
+    shells: list[ShellSpec] | None = Field(None, min_length=1)
     tle_file: Str | None = None
     omm_file: Str | None = None
     hypatia_dir: Str | None = None
