@@ -412,3 +412,13 @@ def test_omm_text_fields_must_be_text(tmp_path):
         read_omm(_write(tmp_path, json.dumps(records), "text.json"))
     assert info.value.where == "record 1" and "OBJECT_ID" in info.value.message
     assert "not text" in info.value.message
+
+
+def test_omm_json_number_with_thousands_of_digits(tmp_path):
+    # Found by the fuzzer: json.loads raised a bare ValueError (int() digit limit).
+    text = OMM_JSON.read_text().replace('"NORAD_CAT_ID": 44713', '"NORAD_CAT_ID": ' + "4" * 5000)
+    assert "4" * 5000 in text
+    with pytest.raises(TLEError) as info:
+        read_omm(_write(tmp_path, text, "digits.json"))
+    line = text[: text.index("4" * 5000)].count("\n") + 1
+    assert info.value.where == f"line {line}" and "thousands of digits" in info.value.message

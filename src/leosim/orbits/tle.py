@@ -417,6 +417,14 @@ def _omm_records(text: str, source: str) -> list[Mapping[str, Any]]:
                 where=f"line {exc.lineno}",
                 hint="OMM JSON is a list of objects, as CelesTrak's FORMAT=json returns",
             ) from None
+        except ValueError:  # int() of a number with thousands of digits
+            m = re.search(r"\d{4300,}", text)
+            raise TLEError(
+                "a number with thousands of digits",
+                source=source,
+                where=f"line {text.count(chr(10), 0, m.start()) + 1}" if m else None,
+                hint="re-download the OMM file",
+            ) from None
         records = [data] if isinstance(data, dict) else data
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise TLEError(
