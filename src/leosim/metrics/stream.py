@@ -42,6 +42,8 @@ BATCH_ROWS = 65_536
 #: many remain (else the interval is cut into ``_BINS`` bins again).
 _COLLECT_MAX = 2_048
 _BINS = 256
+#: Pairs are looked up in a table over every (mode, src, dst) label triple up to this size.
+_DENSE_PAIRS = 1 << 22
 #: Most histogram counters / collected values held in one pass (bounds the extra memory).
 _MAX_COUNTERS = 8_000_000
 _MAX_COLLECTED = 8_000_000
@@ -101,8 +103,8 @@ class RouteFile:
         self.columns = pq.read_schema(self.path).names
         self.num_rows = pq.ParquetFile(self.path).metadata.num_rows
         self.modes, self.sites = _Labels(), _Labels()
-        self._pair_keys = np.zeros(0, dtype=np.int64)  # sorted keys
-        self._pair_ids = np.zeros(0, dtype=np.int64)
+        self._table: np.ndarray | None = None  # pair lookup (see _lookup)
+        self._shape: tuple | None = None
         self.pair_mode: list[int] = []
         self.pair_src: list[int] = []
         self.pair_dst: list[int] = []
@@ -124,25 +126,41 @@ class RouteFile:
         m = self.modes.code(batch.column("mode"))
         s = self.sites.code(batch.column("src"))
         d = self.sites.code(batch.column("dst"))
-        key = (m << 42) | (s << 21) | d  # < 2**21 sites, < 2**21 modes
-        pos = np.searchsorted(self._pair_keys, key)
-        pos_c = np.minimum(pos, max(len(self._pair_keys) - 1, 0))
-        known = (len(self._pair_keys) > 0) & (self._pair_keys[pos_c] == key) if len(
-            self._pair_keys) else np.zeros(len(key), dtype=bool)
-        if not known.all():
-            u, first = np.unique(key[~known], return_index=True)
+        pid = self._lookup(m, s, d)
+        new = pid < 0
+        if new.any():
+            key = (m[new] << 42) | (s[new] << 21) | d[new]  # < 2**21 sites and modes
+            u, first = np.unique(key, return_index=True)
             u = u[np.argsort(first)]  # new pairs in order of first appearance
-            start = self.n_pairs
-            ids = np.arange(start, start + len(u), dtype=np.int64)
             self.pair_mode += (u >> 42).tolist()
             self.pair_src += ((u >> 21) & (2**21 - 1)).tolist()
             self.pair_dst += (u & (2**21 - 1)).tolist()
-            keys = np.concatenate([self._pair_keys, u])
-            order = np.argsort(keys, kind="stable")
-            self._pair_keys = keys[order]
-            self._pair_ids = np.concatenate([self._pair_ids, ids])[order]
-            pos = np.searchsorted(self._pair_keys, key)
-        return self._pair_ids[pos]
+            self._table = None
+            pid = self._lookup(m, s, d)
+        return pid
+
+    def _lookup(self, m: np.ndarray, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Pair id of each (mode, src, dst) label triple, -1 for pairs not seen yet."""
+        n_m, n_s = len(self.modes.names), len(self.sites.names)
+        pm = np.asarray(self.pair_mode, dtype=np.int64)
+        ps = np.asarray(self.pair_src, dtype=np.int64)
+        pd_ = np.asarray(self.pair_dst, dtype=np.int64)
+        if n_m * n_s * n_s <= _DENSE_PAIRS:  # a table over every label triple
+            if self._table is None or self._shape != (n_m, n_s):
+                self._table = np.full(n_m * n_s * n_s, -1, dtype=np.int64)
+                self._table[(pm * n_s + ps) * n_s + pd_] = np.arange(len(pm))
+                self._shape = (n_m, n_s)
+            return self._table[(m * n_s + s) * n_s + d]
+        if self._table is None or self._shape is not None:  # sorted keys, bisection
+            keys = (pm << 42) | (ps << 21) | pd_
+            order = np.argsort(keys)
+            self._table, self._shape = np.stack([keys[order], order]), None
+        keys, ids = self._table
+        key = (m << 42) | (s << 21) | d
+        pos = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.full(len(key), -1, dtype=np.int64)
+        return np.where(keys[pos] == key, ids[pos], -1)
 
     def keys(self) -> pd.DataFrame:
         """One row per pair (``mode, src, dst``) in id order."""
@@ -207,27 +225,54 @@ def _bin_of(v, lo, hi, nb):
 
 
 @njit(cache=True, nogil=True)
-def _select_pass(gid, vals, sstart, scol, slo, shi, sclosed, smode, sslot, hist, smin, smax,
+def _select_pass(gid, vals, sstart, slo, shi, sreach, sclosed, smode, sslot, hist, smin, smax,
                  buf, fill, nb):
     """One batch of one pass: every row's value is counted in the histogram (mode 0) or stored
-    (mode 1) of each active interval of its group that holds it."""
+    (mode 1) of each active interval of its (group, column) that holds it.
+
+    The intervals of a (group, column) are sorted by their lower end (``sstart``: CSR over
+    ``group * columns + column``); ``sreach`` is the running maximum of their upper ends, so
+    the intervals that can hold a value are found by bisection and a short scan back.
+    """
+    n_cols = vals.shape[1]
     for i in range(len(gid)):
         g = gid[i]
-        if g < 0 or g + 1 >= len(sstart):
+        if g < 0 or (g + 1) * n_cols >= len(sstart):
             continue
-        for s in range(sstart[g], sstart[g + 1]):
-            v = vals[i, scol[s]]
+        for c in range(n_cols):
+            v = vals[i, c]
             if not np.isfinite(v):
                 continue
-            if v < slo[s] or v > shi[s] or (v == shi[s] and not sclosed[s]):
-                continue
-            if smode[s] == 0:
-                hist[sslot[s], _bin_of(v, slo[s], shi[s], nb)] += 1
-                smin[s] = min(smin[s], v)
-                smax[s] = max(smax[s], v)
-            else:
-                buf[sslot[s] + fill[s]] = v
-                fill[s] += 1
+            a = sstart[g * n_cols + c]
+            b = sstart[g * n_cols + c + 1]
+            lo, hi = a, b
+            while lo < hi:  # first interval starting above v
+                mid = (lo + hi) // 2
+                if slo[mid] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            s = lo - 1
+            while s >= a and sreach[s] >= v:
+                if v < shi[s] or (v == shi[s] and sclosed[s]):
+                    if smode[s] == 0:
+                        hist[sslot[s], _bin_of(v, slo[s], shi[s], nb)] += 1
+                        smin[s] = min(smin[s], v)
+                        smax[s] = max(smax[s], v)
+                    else:
+                        buf[sslot[s] + fill[s]] = v
+                        fill[s] += 1
+                s -= 1
+
+
+@njit(cache=True, nogil=True)
+def _running_max(x, start):
+    """Running maximum of ``x`` within each CSR segment of ``start``."""
+    out = x.copy()
+    for k in range(len(start) - 1):
+        for j in range(start[k] + 1, start[k + 1]):
+            out[j] = max(out[j], out[j - 1])
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -327,7 +372,7 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
         if not (collect | count_it).any():
             collect[0] = True  # more than the budget in one interval: collect it anyway
         act = np.flatnonzero(collect | count_it)
-        act = act[np.argsort(tg[s_t[act]], kind="stable")]
+        act = act[np.lexsort((lo_v[s_t[act]], tc[s_t[act]], tg[s_t[act]]))]
         a_t = s_t[act]
         smode = collect[act].astype(np.int8)
         sslot = np.zeros(len(act), dtype=np.int64)
@@ -335,15 +380,17 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
         sslot[smode == 0] = np.arange(n_hist)
         sizes = np.where(smode == 1, s_left[act], 0)
         sslot[smode == 1] = (np.cumsum(sizes) - sizes)[smode == 1]
-        sstart = np.searchsorted(tg[a_t], np.arange(n_groups + 1)).astype(np.int64)
+        sstart = np.searchsorted(tg[a_t] * n_cols + tc[a_t],
+                                 np.arange(n_groups * n_cols + 1)).astype(np.int64)
         hist = np.zeros((n_hist, _BINS), dtype=np.int32)
         smin, smax = np.full(len(act), np.inf), np.full(len(act), -np.inf)
         buf = np.empty(int(sizes.sum()))
         fill = np.zeros(len(act), dtype=np.int64)
         a_lo, a_hi, a_cl = lo_v[a_t], hi_v[a_t], closed[a_t]
+        reach = _running_max(a_hi, sstart)
         for gid, vals in source():
             _select_pass(np.asarray(gid, dtype=np.int64), np.asarray(vals, dtype=float),
-                         sstart, tc[a_t], a_lo, a_hi, a_cl, smode, sslot, hist, smin, smax,
+                         sstart, a_lo, a_hi, reach, a_cl, smode, sslot, hist, smin, smax,
                          buf, fill, _BINS)
         # Targets of the intervals just read, and the position of their interval in ``act``.
         pos_in_act = np.full(len(s_t), -1)
@@ -457,25 +504,34 @@ def _close_outages(seen, prev_down, run, step_s, edges, dur_bins):
                 dur_bins[p, b] += 1
 
 
+@njit(cache=True, nogil=True)
+def _count(dense, pid, code):
+    for i in range(len(pid)):
+        dense[pid[i], code[i]] += 1
+
+
 class _Counts:
-    """Sparse counts per (pair, label)."""
+    """Counts per (pair, label), in a table grown as pairs and labels appear."""
 
     def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.n = np.zeros(0, dtype=np.int64)
+        self.dense = np.zeros((0, 0), dtype=np.int32)
 
     def add(self, pid: np.ndarray, code: np.ndarray) -> None:
         if not len(pid):
             return
-        u, n = np.unique((pid << 24) | code, return_counts=True)
-        keys = np.concatenate([self.keys, u])
-        allk, inv = np.unique(keys, return_inverse=True)
-        self.n = np.bincount(inv.reshape(-1), weights=np.concatenate([self.n, n]),
-                             minlength=len(allk)).astype(np.int64)
-        self.keys = allk
+        rows = max(self.dense.shape[0], int(pid.max()) + 1)
+        cols = max(self.dense.shape[1], int(code.max()) + 1)
+        if (rows, cols) != self.dense.shape:
+            grown = np.zeros((rows, cols), dtype=np.int32)
+            grown[:self.dense.shape[0], :self.dense.shape[1]] = self.dense
+            self.dense = grown
+        _count(self.dense, pid, code)
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.keys >> 24, self.keys & (2**24 - 1), self.n
+        """``(pair, label, count)`` of every non-zero count."""
+        gid, code = np.nonzero(self.dense)
+        return gid.astype(np.int64), code.astype(np.int64), self.dense[gid, code].astype(
+            np.int64)
 
 
 class _State:
@@ -535,9 +591,23 @@ class _Stretch:
         self.lat = self.lon = np.zeros(0)
         self._keys = np.zeros(0, dtype=np.int64)
         self._dist = np.zeros((0, 2))
+        self._grid: np.ndarray | None = None
 
     def __call__(self, src: np.ndarray, far: np.ndarray, rtt: np.ndarray) -> np.ndarray:
         """Stretch per row; the light time of each (src, far) is computed once and kept."""
+        n = len(self.labels.names)
+        if n <= 1024:  # a table over every (src, far) label pair; far >= n: no far end
+            if self._grid is None or len(self._grid) != (n + 1) ** 2:
+                a, b = np.divmod(np.arange((n + 1) ** 2), n + 1)
+                self._grid = self._light(a, np.where(b < n, b, -1))
+            k = src * (n + 1) + np.minimum(far, n)
+            d_km, light_ms = self._grid[k, 0], self._grid[k, 1]
+        else:
+            d_km, light_ms = self._cached(src, far)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(d_km > _MIN_DISTANCE_KM, rtt / light_ms, np.nan)
+
+    def _cached(self, src: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = (src << 24) | far
         pos = np.searchsorted(self._keys, key)
         hit = pos < len(self._keys)
@@ -549,9 +619,7 @@ class _Stretch:
             order = np.argsort(keys, kind="stable")
             self._keys, self._dist = keys[order], np.concatenate([self._dist, light])[order]
             pos = np.searchsorted(self._keys, key)
-        d_km, light_ms = self._dist[pos, 0], self._dist[pos, 1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(d_km > _MIN_DISTANCE_KM, rtt / light_ms, np.nan)
+        return self._dist[pos, 0], self._dist[pos, 1]
 
     def _light(self, src: np.ndarray, far: np.ndarray) -> np.ndarray:
         """``(d_km, light_ms)`` per end-point pair, as :func:`path_stretch` computes them."""
