@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import string
 import time
@@ -357,8 +358,19 @@ def make_input(kind: str, rng: random.Random, folder: Path) -> Path:
     return scenario
 
 
-def fuzz(kind: str, n: int, seed: int, folder: Path, capsys) -> dict:
-    """Run ``n`` mutated inputs of ``kind``; return counts, failures and the slowest time."""
+def _small_enough_to_run(path: Path) -> bool:
+    from leosim.scenario.build import build_scenario
+    from leosim.scenario.load import load_scenario_file
+
+    scn = build_scenario(load_scenario_file(path), base_dir=path.parent, source=str(path))
+    return scn.times.n_steps * len(scn.pairs) * len(scn.modes) <= 400
+
+
+def fuzz(kind: str, n: int, seed: int, folder: Path, capsys, *, run: bool = False) -> dict:
+    """Run ``n`` mutated inputs of ``kind``; return counts, failures and the slowest time.
+
+    With ``run``, inputs that validate (and are small) are also run with ``leosim run``: the
+    class of input that passed ``validate`` and crashed later (``step_s = inf``)."""
     rng = random.Random(f"{seed}-{kind}")
     codes: Counter = Counter()
     failures: list[str] = []
@@ -371,14 +383,20 @@ def fuzz(kind: str, n: int, seed: int, folder: Path, capsys) -> dict:
             path = make_input(kind, rng, case)
             t0 = time.perf_counter()
             outcome: object
-            signal.alarm(LIMIT_S)
+            signal.alarm(LIMIT_S * (6 if run else 1))
             try:
-                main(["validate", str(path)])
-                outcome = 0
+                try:
+                    main(["validate", str(path)])
+                    outcome = 0
+                except SystemExit as exc:
+                    outcome = 0 if exc.code is None else exc.code
+                if run and outcome == 0 and _small_enough_to_run(path):
+                    codes["run"] += 1
+                    main(["run", str(path), "-o", str(case / "out"), "-q", "-j", "1"])
             except SystemExit as exc:
                 outcome = 0 if exc.code is None else exc.code
             except _Hang:
-                outcome = f"hang > {LIMIT_S} s"
+                outcome = f"hang > {LIMIT_S * (6 if run else 1)} s"
             except BaseException as exc:  # noqa: BLE001 - anything else is a finding
                 outcome = f"{type(exc).__name__}: {str(exc)[:300]}"
             finally:
@@ -393,9 +411,7 @@ def fuzz(kind: str, n: int, seed: int, folder: Path, capsys) -> dict:
             if outcome not in (0, 2):
                 failures.append(f"{case}: {outcome}")
             else:
-                for f in case.iterdir():  # keep only failing inputs on disk
-                    f.unlink()
-                case.rmdir()
+                shutil.rmtree(case)  # keep only failing inputs on disk
     finally:
         signal.signal(signal.SIGALRM, old)
     return {"codes": dict(codes), "failures": failures, "slowest_s": slowest,
@@ -429,3 +445,16 @@ def test_fuzz_validate_exits_0_or_2(kind, tmp_path, capsys):
     assert result["codes"].get(2, 0) > n // 4
     if kind != "isl":
         assert result["codes"].get(0, 0) > 0
+
+
+@pytest.mark.skipif(not os.environ.get("LEOSIM_FUZZ_RUN"), reason="set LEOSIM_FUZZ_RUN=1")
+@pytest.mark.parametrize("kind", ["scenario", "tle", "omm", "isl"])
+def test_fuzz_run_exits_0_or_2(kind, tmp_path, capsys):
+    """Offline: fuzzed inputs that validate also run (exit 0 or 2) -- LEOSIM_FUZZ_RUN=1."""
+    n = N or N_CI[kind]
+    result = fuzz(kind, n, SEED + 1, tmp_path, capsys, run=True)
+    with capsys.disabled():
+        print(f"\nfuzz run {kind}: {n} inputs, {result['codes'].get('run', 0)} runs, exit codes "
+              f"{result['codes']}, slowest {result['slowest_s']:.2f} s, "
+              f"failures {len(result['failures'])}")
+    assert not result["failures"], "\n".join(result["failures"][:20])

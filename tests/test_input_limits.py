@@ -395,3 +395,16 @@ def test_empty_shell_list(capsys, tmp_path):
     # Found by the fuzzer: shells = [] raised a ValueError traceback from the Walker builder.
     _fails(capsys, tmp_path, '[constellation]\nshells = []\n[ground]\ncities = ["London", "Paris"]\n',
            "constellation.shells", "at least 1 item")
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("bandwidth_mhz = 1e32", "threats[0].bandwidth_mhz"),  # ValueError traceback (fuzzer)
+    ('name = "   "', "ok"),                                # a blank name gets the default
+])
+def test_jammer_values(capsys, tmp_path, line, words):
+    text = GOOD + f'[[threats]]\ntype = "jam"\nlat_deg = 48\nlon_deg = 37\neirp_dbw = 40\n{line}\n'
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    code, out = _cli(capsys, "validate", path)
+    assert code == (0 if words == "ok" else 2), out
+    assert words in out and "Traceback" not in out

@@ -250,7 +250,8 @@ class GroundSegment:
     Raises
     ------
     InputError
-        If two sites share a name.
+        If two sites share a name, or a site is named ``internet`` (reserved: routes to the
+        internet end there).
 
     Examples
     --------

@@ -144,7 +144,11 @@ class TLEConstellation(Constellation):
     def from_tle_file(
         cls, path: str | PathLike[str], epoch: datetime | str | None = None
     ) -> TLEConstellation:
-        """Read a TLE file; ``epoch=None`` -> latest element-set epoch, rounded down to the minute."""
+        """Read a TLE file; ``epoch=None`` -> latest element-set epoch, rounded down to the minute.
+
+        Raises :class:`~leosim.errors.TLEError` when ``epoch=None`` and that latest epoch is an
+        outlier (see :func:`default_epoch`).
+        """
         return cls._with_epoch(read_tle(path), epoch, str(path))
 
     @classmethod

@@ -3,7 +3,10 @@
 Every TLE line is checked before SGP4 sees it: line number (``"1 "`` / ``"2 "``), length 69, the
 modulo-10 checksum (sum of the digits, ``-`` counts 1) and the fixed column layout of every field;
 the catalog numbers of the two lines must agree. A bad line raises :class:`leosim.errors.TLEError`
-naming the file, the line number and a fix. (sgp4's fast ``Satrec.twoline2rv`` does not reject
+naming the file, the line number and a fix. Files are read as regular files of at most
+:data:`~leosim.scenario.limits.MAX_ELEMENT_FILE_BYTES`; a satellite may appear once per file
+(:func:`check_unique_satellites`); OMM numbers must be finite, ``NORAD_CAT_ID`` a whole number
+and ``MEAN_MOTION`` positive. (sgp4's fast ``Satrec.twoline2rv`` does not reject
 malformed columns, so the layout is checked here, field by field.)
 
 Examples

@@ -211,7 +211,7 @@ class JamSpec(_Timed):
     alt_km: Float = Field(0.01, ge=0, le=40)
     eirp_dbw: Float = Field(ge=-50, le=120)
     band: Literal["downlink", "uplink", "both"] = "both"
-    bandwidth_mhz: Float | None = Field(None, gt=0)
+    bandwidth_mhz: Float | None = Field(None, ge=1e-6, le=1e5)
     pattern: Literal["isotropic", "directional"] = "isotropic"
 
 

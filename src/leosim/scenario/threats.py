@@ -98,7 +98,7 @@ def build_threats(model: ScenarioModel, net: Network, *, seed: int,
     effects = []
     for i, spec in enumerate(model.threats):
         end = float("inf") if spec.end_s is None else spec.end_s
-        name = spec.name or f"{spec.type} #{i}"
+        name = (spec.name or "").strip() or f"{spec.type} #{i}"
         if isinstance(spec, DestroySpec):
             try:
                 sites = _site_mask(spec, net, i, source)
@@ -115,9 +115,13 @@ def build_threats(model: ScenarioModel, net: Network, *, seed: int,
             from leosim.capacity.linkbudget import Jammer
 
             kw = {} if spec.bandwidth_mhz is None else {"bandwidth_mhz": spec.bandwidth_mhz}
-            jammer = Jammer(name=name, lat_deg=spec.lat_deg, lon_deg=spec.lon_deg,
-                            alt_km=spec.alt_km, eirp_dbw=spec.eirp_dbw, band=spec.band,
-                            pattern=spec.pattern, **kw)
+            try:
+                jammer = Jammer(name=name, lat_deg=spec.lat_deg, lon_deg=spec.lon_deg,
+                                alt_km=spec.alt_km, eirp_dbw=spec.eirp_dbw, band=spec.band,
+                                pattern=spec.pattern, **kw)
+            except ValueError as exc:  # the jammer's own range checks
+                raise ScenarioError(str(exc), source=source, where=_where(i),
+                                    hint="docs/scenario.md lists the jam keys and ranges") from None
             effects.append(ThreatEffect(name, "jam", spec.start_s, end, jammer=jammer))
         elif isinstance(spec, SatelliteLossSpec):
             sats, isl = _satellite_masks(spec, net, i, seed, source)
