@@ -38,7 +38,8 @@ def plus_grid_pairs(constellation: Constellation) -> np.ndarray:
     if shells is None:
         raise InputError(
             "+Grid laser links need a Walker constellation (planes and slots)",
-            hint='set isl.mode = "file" with a list of pairs, or "none" for bent pipe',
+            hint='set links.isl = "file" with links.isl_file = "PAIRS.txt", or links.isl = '
+                 '"none" for bent pipe',
         )
     pairs = []
     base = 0
