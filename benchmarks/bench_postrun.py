@@ -8,6 +8,9 @@ Hypatia's Starlink-550 study (``examples/hypatia_starlink_550.toml`` with ``pair
 * post-run: ``report.csv``, ``report.html``, ``scene.czml`` of that folder in a fresh process,
   wall time and peak RSS (``VmHWM``; the process's RSS after imports is shown apart).
 
+A second table splits both into a cost per step (between the shortest and the longest run) and
+a fixed post-run cost.
+
 ``--before REV`` also times the post-run of leosim at git revision ``REV`` (e.g. ``d8e692a``,
 before the post-run stages streamed) on the same folders, from a worktree in a temporary
 folder. Machines are shared and noisy: read ratios.
@@ -140,6 +143,16 @@ def main() -> None:
     for n, r, label, sim, post, ratio, base, peak in rows:
         print(f"| {n} s | {r:,} | {label} | {sim:.1f} | {post:.1f} | {ratio:.2f} | "
               f"{base:.0f} | {peak:.0f} |")
+    # Per step (between the shortest and the longest run) and fixed (the rest at the shortest).
+    print("\n| code | simulation ms/step | post-run ms/step | post / sim per step | "
+          "post-run fixed s |")
+    print("|---|---|---|---|---|")
+    for label in dict.fromkeys(r[2] for r in rows):
+        mine = [r for r in rows if r[2] == label]
+        (n0, _, _, s0, p0, *_), (n1, _, _, s1, p1, *_) = mine[0], mine[-1]
+        sim_step, post_step = (s1 - s0) / (n1 - n0), (p1 - p0) / (n1 - n0)
+        print(f"| {label} | {1e3 * sim_step:.1f} | {1e3 * post_step:.1f} | "
+              f"{post_step / sim_step:.2f} | {p0 - n0 * post_step:.1f} |")
 
 
 if __name__ == "__main__":

@@ -45,8 +45,8 @@ _BINS = 256
 #: Pairs are looked up in a table over every (mode, src, dst) label triple up to this size.
 _DENSE_PAIRS = 1 << 22
 #: Most histogram counters / collected values held in one pass (bounds the extra memory).
-_MAX_COUNTERS = 8_000_000
-_MAX_COLLECTED = 8_000_000
+_MAX_COUNTERS = 16_000_000
+_MAX_COLLECTED = 4_000_000
 
 
 class NotTimeOrdered(ValueError):
@@ -308,8 +308,8 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
     statistic is found by narrowing a value interval: a pass counts the values of each wanted
     rank's interval in 256 bins and keeps the bin holding the rank; once at most 2,048 values
     are left (or all are equal) a pass collects them and picks the rank. Ranks of a group that
-    share an interval share its counts. Memory is bounded by the wanted ranks, not by the
-    number of values (at most 8M counters and 8M collected values per pass).
+    share an interval share its counts. Memory is bounded, whatever the number of values: at
+    most 16M counters (64 MB) and 4M collected values (32 MB) per pass.
 
     Parameters
     ----------
@@ -366,9 +366,14 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
                                        hi_v[todo].view(np.int64), closed[todo]])
         s_t = todo[first]  # a target standing for each interval
         s_left = left[s_t]
+        # Collect the smallest intervals within the budget; count the others in bins (within
+        # theirs), so that no interval waits while a pass has room for it.
         small = s_left <= _COLLECT_MAX
-        collect = small & (np.cumsum(np.where(small, s_left, 0)) <= _MAX_COLLECTED)
-        count_it = ~small & (np.cumsum(~small) <= max(_MAX_COUNTERS // _BINS, 1))
+        by_size = np.argsort(np.where(small, s_left, np.iinfo(np.int64).max), kind="stable")
+        fits = np.zeros(len(s_left), dtype=bool)
+        fits[by_size] = np.cumsum(np.where(small, s_left, 0)[by_size]) <= _MAX_COLLECTED
+        collect = small & fits
+        count_it = ~collect & (np.cumsum(~collect) <= max(_MAX_COUNTERS // _BINS, 1))
         if not (collect | count_it).any():
             collect[0] = True  # more than the budget in one interval: collect it anyway
         act = np.flatnonzero(collect | count_it)
