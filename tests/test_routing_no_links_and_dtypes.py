@@ -74,3 +74,12 @@ def test_paths_longer_than_the_first_hop_budget(method):
     np.testing.assert_allclose(r.rtt_ms, [want_ms, want_ms], rtol=1e-12)
     assert r.path(0).tolist() == [n + 0, *range(n), n + 1]
     assert r.path(1).tolist() == [n + 1, *range(n - 1, -1, -1), n + 0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_pairs_gives_empty_routes(method):
+    r = shortest_routes(build_graph(_chain(5)), np.empty((0, 2), np.int64), method=method)
+    assert [len(a) for a in (r.src, r.dst, r.target, r.rtt_ms, r.hops, r.reason)] == [0] * 6
+    assert r.path_offsets.tolist() == [0] and len(r.path_nodes) == 0
+    assert (r.src.dtype, r.rtt_ms.dtype, r.path_offsets.dtype, r.path_nodes.dtype,
+            r.reason.dtype) == (np.int64, np.float64, np.int64, np.int32, np.int8)
