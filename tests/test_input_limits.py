@@ -393,8 +393,8 @@ def test_number_with_thousands_of_digits(capsys, tmp_path):
 
 def test_empty_shell_list(capsys, tmp_path):
     # Found by the fuzzer: shells = [] raised a ValueError traceback from the Walker builder.
-    _fails(capsys, tmp_path, '[constellation]\nshells = []\n[ground]\ncities = ["London", "Paris"]\n',
-           "constellation.shells", "at least 1 item")
+    text = '[constellation]\nshells = []\n[ground]\ncities = ["London", "Paris"]\n'
+    _fails(capsys, tmp_path, text, "constellation.shells", "at least 1 item")
 
 
 @pytest.mark.parametrize(("line", "words"), [

@@ -362,11 +362,11 @@ def check_unique_satellites(sets: Iterable[ElementSet], source: str = "<string>"
     Examples
     --------
     >>> a = ElementSet("A", None, None, None, 44238, "lines 1-2")
-    >>> check_unique_satellites([a, attrs.evolve(a, where="lines 7-8")])
-    Traceback (most recent call last):
-    ...
-    leosim.errors.TLEError: <string>, lines 7-8: satellite 44238 appears twice (lines 1-2 and lines 7-8)
-      fix: keep one element set per satellite (the newest); files joined from several downloads repeat satellites
+    >>> try:
+    ...     check_unique_satellites([a, attrs.evolve(a, where="lines 7-8")])
+    ... except TLEError as exc:
+    ...     print(exc.where, "|", exc.message)
+    lines 7-8 | satellite 44238 appears twice (lines 1-2 and lines 7-8)
     """
     first: dict[int, ElementSet] = {}
     for es in sets:

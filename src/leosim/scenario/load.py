@@ -2,8 +2,8 @@
 
 The file is read with :func:`leosim.io.safe_read.read_text_bounded` (regular files only, at most
 :data:`~leosim.scenario.limits.MAX_SCENARIO_BYTES`), its nesting depth is checked before the TOML
-parser sees it (:func:`~leosim.io.safe_read.nesting_depth`), and an unknown key gets a "did you mean" from the keys
-its table allows.
+parser sees it (:func:`~leosim.io.safe_read.nesting_depth`), and an unknown key gets a "did you
+mean" from the keys its table allows.
 """
 
 from __future__ import annotations
