@@ -276,6 +276,25 @@ def _running_max(x, start):
 
 
 @njit(cache=True, nogil=True)
+def _find_bins(hist, row, rank):
+    """Per target: the bin of histogram ``row`` holding 0-based ``rank``, the count before it
+    and the count in it (no cumulative table kept)."""
+    n = len(row)
+    b = np.zeros(n, np.int64)
+    before = np.zeros(n, np.int64)
+    inside = np.zeros(n, np.int64)
+    for t in range(n):
+        acc = 0
+        for j in range(hist.shape[1]):
+            c = hist[row[t], j]
+            if acc + c > rank[t]:
+                b[t], before[t], inside[t] = j, acc, c
+                break
+            acc += c
+    return b, before, inside
+
+
+@njit(cache=True, nogil=True)
 def _sort_segments(buf, start, size, mode):
     """Sort ``buf[start[s]:start[s] + size[s]]`` in place for every collecting interval."""
     for s in range(len(start)):
@@ -409,16 +428,13 @@ def stream_group_quantiles(source: Callable[[], Iterable[tuple[np.ndarray, np.nd
             done[t_all[coll]] = True
         t_h, k_h = t_all[~coll], k[~coll]
         if len(t_h):
-            h = hist[sslot[k_h]]
-            cum = np.cumsum(h, axis=1)
-            b = (cum <= rank[t_h][:, None]).sum(axis=1)
+            b, before, inside = _find_bins(hist, sslot[k_h], rank[t_h])
             equal = smin[k_h] == smax[k_h]
             value[t_h[equal]] = smin[k_h[equal]]
             done[t_h[equal]] = True
-            t_h, k_h, b, cum, h = t_h[~equal], k_h[~equal], b[~equal], cum[~equal], h[~equal]
-            rows = np.arange(len(t_h))
-            rank[t_h] -= np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
-            left[t_h] = h[rows, b]
+            t_h, k_h, b = t_h[~equal], k_h[~equal], b[~equal]
+            rank[t_h] -= before[~equal]
+            left[t_h] = inside[~equal]
             lo0, hi0 = a_lo[k_h], a_hi[k_h]
             last = b == _BINS - 1
             lo_v[t_h] = lo0 + (hi0 - lo0) * (b / _BINS)
