@@ -13,6 +13,7 @@ Usage::
     python tools/mutate.py routing threats       # some
     python tools/mutate.py routing --max-children 2
     python tools/mutate.py routing --show        # also print each survivor's diff
+    python tools/mutate.py routing --survivors   # re-test only the last run's survivors
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ TARGETS: dict[str, list[str]] = {
                 "tests/test_unflip_keeps_targets_and_reasons.py",
                 "tests/test_routing_no_links_and_dtypes.py"],
     "links": ["tests/test_isl.py", "tests/test_geometry.py", "tests/test_linkbudget.py"],
-    "threats": ["tests/test_threats.py"],
+    "threats": ["tests/test_threats.py", "tests/test_threat_regions_and_descriptions.py"],
     "metrics": ["tests/test_metrics.py"],
     "engine": ["tests/test_engine.py"],
 }
@@ -102,15 +103,22 @@ def score(outcomes: dict[str, str]) -> tuple[float, Counter]:
     return (counts[_KILLED] + counts[_TIMEOUT]) / reached if reached else float("nan"), counts
 
 
-def run_module(module: str, max_children: int, show: bool) -> float:
+def run_module(module: str, max_children: int, show: bool, survivors_only: bool = False) -> float:
     work = _prepare(module)
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    before = _outcomes(work, module)
+    names = [n for n, o in before.items() if o == _SURVIVED] if survivors_only else []
     print(f"== {module}: mutmut in {work.relative_to(ROOT)} "
-          f"(tests: {', '.join(Path(t).name for t in TARGETS[module])})", flush=True)
-    subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work,
-                   env=env, check=False, stdout=subprocess.DEVNULL)
+          f"(tests: {', '.join(Path(t).name for t in TARGETS[module])})"
+          + (f", re-testing {len(names)} survivors" if survivors_only else ""), flush=True)
+    if not survivors_only or names:
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
+                       cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
     outcomes = _outcomes(work, module)
+    if survivors_only:  # a changed test list resets mutmut's other results: keep the earlier ones
+        outcomes = {n: before.get(n, o) if o == "not checked" else o
+                    for n, o in outcomes.items()}
     s, counts = score(outcomes)
     survivors = sorted(n for n, o in outcomes.items() if o == _SURVIVED)
     lines = [f"{module}: score {s:.1%} ({counts[_KILLED]} killed, {counts[_TIMEOUT]} timeout, "
@@ -130,12 +138,14 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: all)")
     ap.add_argument("--max-children", type=int, default=1, help="parallel test processes")
     ap.add_argument("--show", action="store_true", help="print the diff of every survivor")
+    ap.add_argument("--survivors", action="store_true",
+                    help="re-test only the survivors of the last run (after adding tests)")
     args = ap.parse_args(argv)
     unknown = sorted(set(args.modules) - set(TARGETS))
     if unknown:
         ap.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     for module in args.modules or list(TARGETS):
-        run_module(module, args.max_children, args.show)
+        run_module(module, args.max_children, args.show, args.survivors)
     return 0
 
 
