@@ -18,6 +18,7 @@ import pytest
 from leosim.cli import main
 from leosim.engine.stats import PairStats
 from leosim.errors import InputError
+from leosim.ground.sites import GroundSegment, Site
 from leosim.scenario import limits
 from leosim.scenario.build import build_scenario
 from leosim.scenario.model import ScenarioModel
@@ -145,7 +146,9 @@ def test_pair_from_site_to_itself(capsys, tmp_path):
 @pytest.mark.parametrize("name", ["internet", "Internet"])
 def test_site_named_internet_is_reserved(capsys, tmp_path, name):
     text = GOOD + f'[[ground.sites]]\nname = "{name}"\nlat_deg = 1.0\nlon_deg = 2.0\n'
-    _fails(capsys, tmp_path, text, "ground", "reserved", name)
+    _fails(capsys, tmp_path, text, "ground.sites[0].name", "reserved", name)
+    with pytest.raises(InputError, match="reserved"):  # the API refuses it too
+        GroundSegment([Site("A", 0, 0), Site(name, 1, 2)])
 
 
 @pytest.mark.parametrize("text", [

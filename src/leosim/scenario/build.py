@@ -11,7 +11,7 @@ from leosim.engine.network import LinkRules, Network
 from leosim.errors import InputError, ScenarioError
 from leosim.ground.cities import top_cities
 from leosim.ground.gateways import starlink_gateways, starlink_pops
-from leosim.ground.sites import GroundSegment, Site
+from leosim.ground.sites import RESERVED_NAME, GroundSegment, Site
 from leosim.io.safe_read import UnreadableFileError
 from leosim.links.fibre import FibreLinks, auto_fibre_pairs, fibre_links
 from leosim.links.isl import plus_grid_pairs, read_isl_pairs
@@ -136,6 +136,12 @@ def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
             raise _err(source, f"ground.sites[{i}]", exc) from None
         except ValueError as exc:
             raise ScenarioError(str(exc), source=source, where=f"ground.sites[{i}]") from None
+        if sites[-1].name.strip().casefold() == RESERVED_NAME:
+            raise ScenarioError(f"site name {sites[-1].name!r} is reserved: routes to the "
+                                f"internet end at {RESERVED_NAME!r}", source=source,
+                                where=f"ground.sites[{i}].name",
+                                hint='give the site another name (a point of presence is a site '
+                                     'with kind = "pop")')
     for key, kind, loader in (("gateways", "gateway", starlink_gateways),
                               ("pops", "pop", starlink_pops)):
         value = getattr(g, key)
