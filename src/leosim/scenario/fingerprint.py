@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,12 +73,18 @@ def input_files(model: ScenarioModel, base_dir: str | Path) -> tuple[tuple[str, 
 def file_sha256(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
     """SHA-256 of a file's content (``"missing"`` when it cannot be read)."""
     h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while block := fh.read(chunk_bytes):
-                h.update(block)
+    try:  # O_NONBLOCK: a FIFO named as an input must not hang the fingerprint
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return "missing"
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file"
+        try:
+            while block := fh.read(chunk_bytes):
+                h.update(block)
+        except OSError:
+            return "unreadable"
     return h.hexdigest()
 
 
