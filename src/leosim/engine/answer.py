@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from leosim.engine.run import RunResult
 from leosim.metrics import compare_runs, terminal_report
-from leosim.metrics._common import INTERNET, element_of
+from leosim.metrics._common import INTERNET
 from leosim.metrics.stream import terminal_report_file
 
 ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "rtt_p95_ms",
@@ -62,14 +61,6 @@ def write_post_run(scn, result: RunResult, out_dir: str | Path) -> pd.DataFrame:
     write_report(out, scenario=scn)
     write_czml(scn, out)
     return report
-
-
-def serving_satellites(routes_path) -> np.ndarray:
-    """``path[1]`` of every row of a routes Parquet file (-1 where the path is shorter)."""
-    parts = [element_of(col.values.to_numpy(), col.offsets.to_numpy(), 1)
-             for col in (batch.column(0) for batch in
-                         pq.ParquetFile(routes_path).iter_batches(columns=["path"]))]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def mode_comparison(report: pd.DataFrame) -> pd.DataFrame:
