@@ -123,12 +123,14 @@ def test_report_csv_covers_every_step(runs, oracle):
     for col in ("reachable_steps", "outages"):
         assert rep[col].tolist() == oracle[col].tolist(), col
     for col in ("availability", "outage_longest_s", "rtt_min_ms", "rtt_max_ms", "rtt_mean_ms"):
+        # every-step statistics come from summary.json, which rounds to 1e-6 ms
         assert rep[col].to_numpy() == pytest.approx(oracle[col].to_numpy(), rel=1e-9,
-                                                    nan_ok=True), col
-    # Percentiles may come from 0.5 ms histogram bins: within one bin of the exact median.
+                                                    abs=1e-6, nan_ok=True), col
+    # Percentiles come from 0.5 ms histogram bins (order statistics at bin centres, interpolated
+    # as NumPy does): within half a bin of the exact median.
     p50 = rep["rtt_p50_ms"].to_numpy()
     assert np.array_equal(np.isnan(p50), np.isnan(oracle["rtt_p50_ms"].to_numpy()))
-    assert np.nanmax(np.abs(p50 - oracle["rtt_p50_ms"].to_numpy())) <= 0.5
+    assert np.nanmax(np.abs(p50 - oracle["rtt_p50_ms"].to_numpy())) <= 0.25
 
 
 def _console_table(text: str) -> dict[tuple[str, str, str], dict[str, str]]:
@@ -159,7 +161,7 @@ def test_console_table_covers_every_step(runs, oracle):
         if np.isnan(want["rtt_p50_ms"]):
             assert got["rtt_p50_ms"] == "-", key
         else:
-            assert abs(float(got["rtt_p50_ms"]) - want["rtt_p50_ms"]) <= 0.55, key
+            assert abs(float(got["rtt_p50_ms"]) - want["rtt_p50_ms"]) <= 0.25 + 0.05, key
 
 
 def _html_rows(text: str) -> dict[tuple[str, str, str], dict[str, str]]:

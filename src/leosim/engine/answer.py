@@ -57,10 +57,36 @@ def write_post_run(scn, result: RunResult, out_dir: str | Path) -> pd.DataFrame:
 
     out = Path(out_dir)
     report = run_report(result, result.sites)
+    if scn.route_stride > 1:
+        report = every_step_columns(report, result.summary, scn.times.step_s)
     atomic_write_text(out / "report.csv", report.to_csv(index=False))
     write_report(out, scenario=scn)
     write_czml(scn, out)
     return report
+
+
+#: report.csv columns taken from the statistics of every step (``summary.json``) when route rows
+#: are written only every few steps (``[output] routes_every_s``); RTT percentiles there are
+#: 0.5 ms histogram bins (bin centre, clipped to [min, max]).
+EVERY_STEP_COLUMNS = ("steps", "reachable_steps", "availability", "outages", "outage_longest_s",
+                      "outage_total_s", "outage_mean_s", "rtt_min_ms", "rtt_p50_ms",
+                      "rtt_p95_ms", "rtt_max_ms", "rtt_mean_ms")
+
+
+def every_step_columns(report: pd.DataFrame, summary: dict, step_s: float) -> pd.DataFrame:
+    """``report`` (computed from thinned route rows) with :data:`EVERY_STEP_COLUMNS` replaced
+    by the run's statistics over every step (``summary["pairs"]``)."""
+    stats = pd.DataFrame(summary["pairs"]).set_index(["mode", "src", "dst"])
+    stats["outage_total_s"] = (stats["steps"] - stats["reachable_steps"]) * step_s
+    stats["outage_mean_s"] = (stats["outage_total_s"] / stats["outages"]).where(
+        stats["outages"] > 0, 0.0)
+    out = report.set_index(["mode", "src", "dst"])
+    cols = [c for c in EVERY_STEP_COLUMNS if c in out.columns and c in stats.columns]
+    out[cols] = stats.loc[out.index, cols].astype(float).to_numpy()
+    for c in ("steps", "reachable_steps", "outages"):
+        if c in cols:
+            out[c] = out[c].astype(report[c].dtype)
+    return out.reset_index()[report.columns]
 
 
 def mode_comparison(report: pd.DataFrame) -> pd.DataFrame:

@@ -176,6 +176,6 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
                                    if c and n},
         },
         "threats": [e.describe() for e in scn.threats.effects] if scn.threats else [],
-        "pairs": stats.table(),
+        "pairs": stats.table(scn.times.step_s),
         "wall_time_s": round(elapsed_s, 3),
     }
