@@ -13,7 +13,7 @@ its name and timestamp are unchanged.
 >>> fingerprint_difference(a, a) is None
 True
 >>> fingerprint_difference({**a, "scenario": {"threats": [1]}}, {**a, "scenario": {"threats": [1, 2]}})
-'the scenario changed (threats: 1 -> 2 entries)'
+'the scenario changed (threats: 1 -> 2 entries, added 2)'
 
 """
 
@@ -176,7 +176,9 @@ def fingerprint_difference(saved: dict, current: dict) -> str | None:
         where = _first_diff(saved.get("scenario"), current.get("scenario"), "")
         a, b = _at(saved.get("scenario"), where), _at(current.get("scenario"), where)
         if isinstance(a, list) and isinstance(b, list):
-            return f"the scenario changed ({where}: {len(a)} -> {len(b)} entries)"
+            what = (f", added {_short(b[len(a)])}" if len(b) > len(a) else
+                    f", removed {_short(a[len(b)])}" if len(a) > len(b) else "")
+            return f"the scenario changed ({where}: {len(a)} -> {len(b)} entries{what})"
         return f"the scenario changed ({where}: {_short(a)} -> {_short(b)})"
     for key in sorted(set(saved) | set(current)):
         if key in ("leosim_version", "inputs", "scenario"):
