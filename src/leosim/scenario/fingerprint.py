@@ -154,6 +154,8 @@ def _at(obj: Any, dotted: str) -> Any:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, dict):  # a table: its type and name say what it is
+        value = {k: value[k] for k in ("type", "name") if value.get(k) is not None} or value
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
