@@ -44,7 +44,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from leosim.errors import HypatiaFormatError, TLEError
+from leosim.errors import HypatiaFormatError, InputError, TLEError
 from leosim.ground.sites import GroundSegment, Site
 from leosim.orbits.hypatia_frame import (
     EARTH_FRAMES,
@@ -176,16 +176,15 @@ def _read(path: Path) -> list[str]:
             "file not found" if not path.exists() else "not a file",
             source=str(path), hint=_DIR_HINT,
         )
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise HypatiaFormatError(
-            f"file is not UTF-8 text (byte {exc.start})", source=str(path),
-            hint="Hypatia's input files are plain text",
-        ) from None
-    except OSError as exc:
-        raise HypatiaFormatError(f"cannot read the file: {exc.strerror}", source=str(path),
-                                 hint=_DIR_HINT) from None
+    from leosim.io.safe_read import read_text_bounded
+    from leosim.scenario.limits import MAX_ELEMENT_FILE_BYTES
+
+    try:  # a regular file of bounded size (a FIFO or device never hangs the read)
+        return read_text_bounded(path, limit=MAX_ELEMENT_FILE_BYTES,
+                                 what="Hypatia input file").splitlines()
+    except InputError as exc:
+        raise HypatiaFormatError(exc.message, source=str(path), where=exc.where,
+                                 hint=exc.hint or _DIR_HINT) from None
 
 
 def _read_tles(path: Path) -> tuple[list[ElementSet], int, int]:
