@@ -86,7 +86,7 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         _print_summary(result.summary)
         out.print(f"results in [bold]{escape(str(out_dir))}[/] (routes.parquet, "
                   f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json) in "
-                  f"{result.summary['wall_time_s']:.1f} s", highlight=False)
+                  f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
         return
     if len(scn.modes) > 1:
         out.print("[bold]comparison of modes[/]")
@@ -97,11 +97,11 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
     if lines:
         out.print("[bold]answer[/]")
         for line in lines:
-            out.print("  " + escape(line), highlight=False)
+            out.print("  " + escape(line), highlight=False, soft_wrap=True)
     out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
               f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv, "
               f"scene.czml for `leosim view`) in "
-              f"{result.summary['wall_time_s']:.1f} s", highlight=False)
+              f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
 
 
 def _note_failed_propagations(summary: dict, quiet: bool) -> None:
