@@ -67,3 +67,24 @@ def test_bad_port_and_scheduler_address_exit_2(tmp_path):
         assert res.returncode == 2, (address, res.stderr)
         assert "Traceback" not in res.stderr and "--scheduler" in res.stderr, res.stderr
         assert not (tmp_path / "o").exists()  # checked before any work or folder
+
+
+def test_single_mode_console_p50_is_report_csvs(tmp_path):
+    # The console's p50 and report.csv's are one number (summary.json's is within 0.25 ms).
+    import pandas as pd
+
+    text = MANY_ROUTES.split("[ground]")[0].replace("duration_s = 2", "duration_s = 40")
+    text += ('[ground]\ncities = ["London, GB", "Paris, FR", "Berlin, DE", "Madrid, ES"]\n'
+             '[routing]\npairs = "all"\n')
+    (tmp_path / "s.toml").write_text(text)
+    res = _leosim("run", str(tmp_path / "s.toml"), "-o", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    rep = pd.read_csv(tmp_path / "o" / "report.csv")
+    rows = {}
+    for line in res.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 8 and cells[0] == "laser":
+            rows[(cells[1], cells[2])] = cells[5]
+    assert len(rows) == len(rep) == 6
+    for r in rep.itertuples():
+        assert rows[(r.src, r.dst)] == f"{r.rtt_p50_ms:.1f}"

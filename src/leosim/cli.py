@@ -82,17 +82,11 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
     report = write_post_run(scn, result, out_dir)  # batch by batch: any run length
     if quiet:
         return
-    if report is None:
-        _print_summary(result.summary)
-        out.print(f"results in [bold]{escape(str(out_dir))}[/] (routes.parquet, "
-                  f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json) in "
-                  f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
-        return
     if len(scn.modes) > 1:
         out.print("[bold]comparison of modes[/]")
         out.print(format_comparison(mode_comparison(report)), highlight=False, soft_wrap=True)
     else:
-        _print_summary(result.summary)
+        _print_summary(result.summary, report)
     lines = answer_lines(report)
     if lines:
         out.print("[bold]answer[/]")
@@ -154,14 +148,20 @@ def _again(argv: list[str], drop: tuple[str, ...] = ("--resume", "--force")) -> 
     return "leosim " + " ".join(shlex.quote(a) for a in argv if a not in drop)
 
 
-def _print_summary(summary: dict, limit: int = 25) -> None:
+def _print_summary(summary: dict, report=None, limit: int = 25) -> None:
+    """The per-pair table; p50 as in report.csv (exact) when the report is given."""
     table = Table(title="routes (round-trip propagation delay)")
     for col in ("mode", "from", "to", "available", "RTT min", "p50", "max ms", "path changes"):
         table.add_column(col, justify="right" if col not in ("mode", "from", "to") else "left")
-    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    fmt = lambda v: "-" if v is None or v != v else f"{v:.1f}"  # noqa: E731
+    p50 = ({} if report is None or "rtt_p50_ms" not in report else
+           dict(zip(zip(report["mode"], report["src"], report["dst"], strict=True),
+                    report["rtt_p50_ms"],
+                    strict=True)))
     for row in summary["pairs"][:limit]:
+        median = p50.get((row["mode"], row["src"], row["dst"]), row["rtt_p50_ms"])
         table.add_row(row["mode"], row["src"], row["dst"], f"{100 * row['availability']:.1f}%",
-                      fmt(row["rtt_min_ms"]), fmt(row["rtt_p50_ms"]), fmt(row["rtt_max_ms"]),
+                      fmt(row["rtt_min_ms"]), fmt(median), fmt(row["rtt_max_ms"]),
                       str(row["path_changes"]))
     out.print(table)
     if len(summary["pairs"]) > limit:
