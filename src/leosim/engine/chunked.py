@@ -194,6 +194,14 @@ class _Assembler:
             self._tmp(name).unlink(missing_ok=True)
 
 
+#: Version of the chunk files' layout (stats.npz fields); a plan of another layout is not resumed.
+CHUNK_FORMAT = 2  # 2: outage runs in the statistics
+
+
+def _plan_extra(chunks: list[tuple[int, int]]) -> dict:
+    return {"chunks": [list(c) for c in chunks], "chunk_format": CHUNK_FORMAT}
+
+
 def _load_plan(plan_file: Path) -> dict | None:
     try:
         plan = json.loads(plan_file.read_text(encoding="utf-8"))
@@ -213,7 +221,7 @@ def _prepare_parts(scn: Scenario, parts: Path, chunks: list[tuple[int, int]],
     if resume and saved is not None:
         if chunk_steps is None and isinstance(saved.get("chunks"), list):
             chunks = [tuple(c) for c in saved["chunks"]]  # keep the interrupted run's chunks
-        key = scenario_fingerprint(scn, extra={"chunks": [list(c) for c in chunks]})
+        key = scenario_fingerprint(scn, extra=_plan_extra(chunks))
         diff = fingerprint_difference(saved, key)
         if diff is not None:
             raise InputError(
@@ -229,7 +237,7 @@ def _prepare_parts(scn: Scenario, parts: Path, chunks: list[tuple[int, int]],
                              hint="move it away or choose another output folder")
         shutil.rmtree(parts)  # a fresh run: discard the previous run's chunks
     parts.mkdir(parents=True)
-    key = scenario_fingerprint(scn, extra={"chunks": [list(c) for c in chunks]})
+    key = scenario_fingerprint(scn, extra=_plan_extra(chunks))
     atomic_write_json(plan_file, key)
     return chunks, key
 
