@@ -22,3 +22,11 @@ def test_importing_the_package_does_not_load_the_engine():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.stdout.split() == ["False", "False"], res.stderr
+
+
+def test_the_command_line_starts_without_matplotlib():
+    # `leosim --help`, `validate` and friends do not pay for the report's plotting stack.
+    code = "import sys, leosim.cli; print('matplotlib' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.stdout.split() == ["False"], res.stderr

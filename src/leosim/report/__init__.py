@@ -9,6 +9,14 @@
 - :mod:`leosim.report.cli`: ``leosim plot DIR FIGURE -o FILE``.
 """
 
-from leosim.report.html import FIGURES, load_run, make_figure, write_report
-
 __all__ = ["FIGURES", "load_run", "make_figure", "write_report"]
+
+
+def __getattr__(name: str):
+    # Imported on first use (PEP 562): `leosim.cli` registers `leosim plot` from
+    # leosim.report.cli without loading matplotlib, so every command starts faster.
+    if name in __all__:
+        from leosim.report import html
+
+        return getattr(html, name)
+    raise AttributeError(f"module 'leosim.report' has no attribute {name!r}")
