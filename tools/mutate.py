@@ -40,7 +40,7 @@ TARGETS: dict[str, list[str]] = {
               "tests/test_ground_links_small_and_sparse.py"],
     "threats": ["tests/test_threats.py", "tests/test_threat_regions_and_descriptions.py"],
     "metrics": ["tests/test_metrics.py"],
-    "engine": ["tests/test_engine.py"],
+    "engine": ["tests/test_engine.py", "tests/test_stats.py"],
 }
 
 #: mutmut's exit codes (mutmut/stats.py) folded into the four outcomes reported here.
