@@ -22,4 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     if hit:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130)
+    import leosim.cli
+
+    leosim.cli.EXITS_AFTER_COMMAND = True
     cli_main(argv)

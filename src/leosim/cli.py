@@ -23,6 +23,9 @@ out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 DEMO_SCENARIO = "mariupol.toml"
+#: True when the process ends with the command (the console script, ``python -m leosim``), not
+#: when :func:`main` is called from Python.
+EXITS_AFTER_COMMAND = False
 
 
 def _fail(exc: Exception, code: int) -> None:
@@ -112,12 +115,22 @@ def _note_failed_propagations(summary: dict, quiet: bool) -> None:
 def _run_in_folder(scn, output: Path, quiet: bool, *, resume: bool, force: bool,
                    again: str, **kw) -> None:
     """Claim the output folder, run with Ctrl-C deferred to safe points, mark the folder."""
+    import signal
     import warnings
 
     from leosim.errors import RunInterrupted
-    from leosim.io.outdir import OutputFolder
+    from leosim.io.outdir import claimed
 
-    with OutputFolder.claim(output, command="run", resume=resume, force=force) as folder:
+    def note(exc: BaseException) -> str:
+        if isinstance(exc, RunInterrupted):
+            return (f"This `leosim run` was interrupted: {exc.done} of {exc.total} time "
+                    f"chunk(s) finished and are kept in .parts/. Continue with:\n"
+                    f"  {again} --resume")
+        return ("This `leosim run` was interrupted before its outputs were all written. Run it "
+                f"again:\n  {again}")
+
+    with claimed(output, command="run", resume=resume, force=force,
+                 interrupted_note=note) as folder:
         if folder.replaced and not resume and not quiet:
             err.print(f"[bold yellow]note:[/] replacing the results of a previous run in "
                       f"{escape(str(output))}", highlight=False, soft_wrap=True)
@@ -126,20 +139,12 @@ def _run_in_folder(scn, output: Path, quiet: bool, *, resume: bool, force: bool,
                 if quiet:
                     warnings.simplefilter("ignore")
                 _run_scenario(scn, output, quiet, resume=resume, **kw)
-        except RunInterrupted as exc:
-            folder.interrupted(f"This `leosim run` was interrupted: {exc.done} of {exc.total} "
-                               f"time chunk(s) finished and are kept in .parts/. Continue with:"
-                               f"\n  {again} --resume")
+        except RunInterrupted as exc:  # name the folder as the user gave it
             raise RunInterrupted(output, exc.done, exc.total, kept=exc.kept) from None
-        except KeyboardInterrupt:  # after the simulation (reports) or before it started
-            folder.interrupted(f"This `leosim run` was interrupted before its outputs were all "
-                               f"written. Run it again:\n  {again}")
-            raise
-        except BaseException:
-            folder.failed("This `leosim run` failed before its outputs were all written; "
-                          "see the message it printed.")
-            raise
-        folder.complete()
+    # Every output is written and the folder marked complete: a Ctrl-C in the last moments of
+    # the process must not report an interrupted run (exit 130) for a complete folder.
+    if EXITS_AFTER_COMMAND:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _again(argv: list[str], drop: tuple[str, ...] = ("--resume", "--force")) -> str:

@@ -54,13 +54,6 @@ _MEMBER_FILE = {"montecarlo": re.compile(r"value=(\d+)/draw=(\d+)\.parquet"),
 _FOLDER = {"montecarlo": "draws", "sweep": "members"}
 
 
-@functools.lru_cache(maxsize=4)
-def _scenario(path: str, mtime_ns: int):
-    from leosim.api import load_scenario
-
-    return load_scenario(path)
-
-
 def fingerprint_digest(fp: dict) -> str:
     """SHA-256 of a fingerprint's canonical JSON: what a worker checks its scenario against."""
     return hashlib.sha256(json.dumps(fp, sort_keys=True, separators=(",", ":"))
@@ -261,24 +254,14 @@ def plan_members(out: Path, command: str, fingerprint: dict, members: dict[str, 
     return kept
 
 
-@contextlib.contextmanager
-def claimed(out: Path, command: str, *, resume: bool, force: bool) -> Iterator[Any]:
-    """Claim the output folder (lock, leosim's own folder, no links); mark how it ended."""
-    from leosim.io.outdir import OutputFolder
+def claimed(out: Path, command: str, *, resume: bool, force: bool):
+    """Claim the output folder (:func:`leosim.io.outdir.claimed`); the finished members are
+    kept when a sweep is interrupted."""
+    from leosim.io.outdir import claimed as claim
 
-    with OutputFolder.claim(out, command=command, resume=resume, force=force) as folder:
-        try:
-            yield folder
-        except KeyboardInterrupt:
-            folder.interrupted(f"This `leosim {command}` was interrupted; the members it "
-                               f"finished are kept. Continue with the same command and "
-                               f"--resume.")
-            raise
-        except BaseException:
-            folder.failed(f"This `leosim {command}` failed before its outputs were all "
-                          f"written; see the message it printed.")
-            raise
-        folder.complete()
+    return claim(out, command=command, resume=resume, force=force, interrupted_note=lambda _: (
+        f"This `leosim {command}` was interrupted; the members it finished are kept. Continue "
+        f"with the same command and --resume."))
 
 
 def _connect_first(scheduler: str | None, timeout_s: float, stack: contextlib.ExitStack,
@@ -288,13 +271,6 @@ def _connect_first(scheduler: str | None, timeout_s: float, stack: contextlib.Ex
         return client
     check_address(scheduler)
     return stack.enter_context(connect(scheduler, timeout_s=timeout_s))
-
-
-def _load_client_scenario(path: Path):
-    """Build the scenario on the client (validated before any task is sent, exit 2 if bad)."""
-    from leosim.api import load_scenario
-
-    return load_scenario(path)
 
 
 def run_sweep(scenario_path: str | Path, out_dir: str | Path, *, scheduler: str | None = None,
@@ -337,7 +313,9 @@ def run_sweep(scenario_path: str | Path, out_dir: str | Path, *, scheduler: str 
 
     path = str(Path(scenario_path).resolve())
     out = Path(out_dir)
-    scn = _load_client_scenario(Path(path))  # validates before any task is sent
+    from leosim.api import load_scenario
+
+    scn = load_scenario(path)  # validated on the client before any task is sent (exit 2)
     mc = scn.model.montecarlo or MonteCarloSection()
     expected = fingerprint_digest(scenario_fingerprint(scn))
     # What the members share: everything but the [montecarlo] table, whose values and draws

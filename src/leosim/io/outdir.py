@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from leosim.errors import InputError
@@ -228,6 +229,31 @@ class OutputFolder:
         self.release()
 
 
+@contextlib.contextmanager
+def claimed(path: str | os.PathLike[str], *, command: str, resume: bool = False,
+            force: bool = False,
+            interrupted_note: Callable[[BaseException], str] | None = None,
+            ) -> Iterator[OutputFolder]:
+    """Claim ``path`` (:meth:`OutputFolder.claim`) for the block, and mark how it ended:
+    complete, interrupted (``KeyboardInterrupt`` or :class:`~leosim.errors.RunInterrupted`;
+    ``interrupted_note(exc)`` says how to continue) or failed."""
+    from leosim.errors import RunInterrupted
+
+    with OutputFolder.claim(path, command=command, resume=resume, force=force) as folder:
+        try:
+            yield folder
+        except (KeyboardInterrupt, RunInterrupted) as exc:
+            folder.interrupted(interrupted_note(exc) if interrupted_note else (
+                f"This `leosim {command}` was interrupted. Run the same command again with "
+                f"--resume to continue it."))
+            raise
+        except BaseException:
+            folder.failed(f"This `leosim {command}` failed before its outputs were all "
+                          f"written; see the message it printed.")
+            raise
+        folder.complete()
+
+
 def fresh_file(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` as a new, empty regular file, never through a link.
 
@@ -269,4 +295,5 @@ def regular_file_inside(root: str | os.PathLike[str], rel: str) -> Path | None:
     return real if stat.S_ISREG(st.st_mode) else None
 
 
-__all__ = ["INCOMPLETE", "MARKER", "OutputFolder", "fresh_file", "regular_file_inside"]
+__all__ = ["INCOMPLETE", "MARKER", "OutputFolder", "claimed", "fresh_file",
+           "regular_file_inside"]
