@@ -14,9 +14,10 @@ within hours to days of their epoch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from os import PathLike
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sgp4.api import SatrecArray
@@ -26,6 +27,9 @@ from leosim.orbits.constellation import Constellation, SatelliteStates
 from leosim.orbits.frames import gmst_rad, rotate_z
 from leosim.orbits.tle import EPOCH_OUTLIER_DAYS, ElementSet, latest_epoch, read_omm, read_tle
 from leosim.timebase import julian_date, parse_epoch
+
+if TYPE_CHECKING:
+    from leosim.orbits.fleet import FleetAttributes, Launch
 
 #: Largest (times x satellites) block handed to SatrecArray at once (bounds temporary memory).
 _MAX_BLOCK = 2_000_000
@@ -119,6 +123,12 @@ class TLEConstellation(Constellation):
     sat_ids : numpy.ndarray of str
         Object names (the catalog number where a set has no name); repeats get ``#2``, ``#3``.
     catalog_numbers : numpy.ndarray of int
+    cospar : numpy.ndarray of str
+        International designators (``"2019-074A"``; ``""`` when the set has none), from TLE line 1
+        or the OMM ``OBJECT_ID``.
+    fleet : FleetAttributes
+        Launch, version, lasers and status per satellite (:meth:`fleet_attributes` with the
+        shipped launch table; built on first use).
 
     Examples
     --------
@@ -134,6 +144,9 @@ class TLEConstellation(Constellation):
         self.element_sets = tuple(element_sets)
         self.epoch = parse_epoch(epoch)
         self.catalog_numbers = np.array([es.catalog_number for es in self.element_sets])
+        self.cospar = np.array([es.international_designator for es in self.element_sets],
+                               dtype=str)
+        self._fleet: FleetAttributes | None = None
         self.sat_ids = _unique_ids([es.name or str(es.catalog_number) for es in self.element_sets])
         self._array = SatrecArray([es.satrec for es in self.element_sets])
         if interpolate_s is not None and not interpolate_s > 0:
@@ -164,6 +177,41 @@ class TLEConstellation(Constellation):
         if epoch is None:
             epoch = default_epoch(sets, source)
         return cls(sets, epoch)
+
+    def fleet_attributes(
+        self, table: str | PathLike[str] | Mapping[str, Launch] | None = None
+    ) -> FleetAttributes:
+        """Per-satellite launch, version, lasers and status at :attr:`epoch`.
+
+        ``table=None`` uses the shipped Starlink launch table (the result is kept as
+        :attr:`fleet`); see :meth:`leosim.orbits.fleet.FleetAttributes.from_element_sets`. A
+        file none of whose designators is in the table (not Starlink) gets every satellite
+        operational, version ``"unknown"``, without lasers.
+        """
+        from leosim.orbits.fleet import FleetAttributes
+
+        if table is None and self._fleet is not None:
+            return self._fleet
+        fleet = FleetAttributes.from_element_sets(self.element_sets, self.epoch, table=table)
+        if table is None:
+            self._fleet = fleet
+        return fleet
+
+    @property
+    def fleet(self) -> FleetAttributes:
+        """:meth:`fleet_attributes` with the shipped launch table (built once, on first use)."""
+        return self.fleet_attributes()
+
+    def inertial_state_km(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """TEME positions (km) and velocities (km/s) straight from SGP4 at ``epoch + t_s``.
+
+        Shapes ``(N, 3)`` for a scalar ``t_s``, ``(T, N, 3)`` for ``T`` times; NaN where SGP4
+        fails. Never interpolated (``interpolate_s`` applies to :meth:`propagate` only).
+        """
+        t = np.asarray(t_s, dtype=float)
+        r, v, err = self._teme_rv(t.ravel())
+        v[err != 0] = np.nan
+        return r.reshape(t.shape + r.shape[1:]), v.reshape(t.shape + v.shape[1:])
 
     def teme_km(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw SGP4 output: TEME positions ``(T, N, 3)`` km and error codes ``(T, N)`` int8.

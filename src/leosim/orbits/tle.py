@@ -46,6 +46,10 @@ _LAYOUT_HINT = (
     "re-download the element set rather than editing it by hand"
 )
 _JD_UNIX_EPOCH = 2_440_587.5
+#: TLE line 1 columns 10-17: year (2 digits), launch number (3), piece (1-3 letters).
+_TLE_DESIGNATOR = re.compile(r"(\d{2})(\d{3})([A-Z]{1,3})")
+#: A COSPAR designator as OMM writes it (``OBJECT_ID``).
+_COSPAR = re.compile(r"\d{4}-\d{3}[A-Z]{1,3}")
 
 # Field regexes, by 0-based column slice. Numbers may be space-padded as real element sets are.
 _EXP = r"[ +-]\d{5}[+-]\d"  # implied-decimal mantissa and exponent, e.g. " 19842-3"
@@ -137,6 +141,9 @@ class ElementSet:
         NORAD catalog number (Alpha-5 numbers are decoded).
     where : str
         Where it was read (``"lines 4-5"`` or ``"record 3"``), for messages; ``""`` if unknown.
+    object_id : str
+        OMM ``OBJECT_ID`` as given (e.g. ``"2019-074A"``); ``""`` for TLE input, whose
+        designator is in ``line1`` (see :attr:`international_designator`).
     """
 
     name: str
@@ -145,6 +152,29 @@ class ElementSet:
     line2: str | None
     catalog_number: int
     where: str = attrs.field(default="", eq=False)  # "lines 4-5" or "record 3", for messages
+    object_id: str = attrs.field(default="", eq=False)
+
+    @property
+    def international_designator(self) -> str:
+        """COSPAR designator (e.g. ``"2019-074A"``); ``""`` when absent or malformed.
+
+        From TLE line 1 columns 10-17 (``"19074A  "``: two-digit year, 57-99 -> 19xx, 00-56
+        -> 20xx as in the TLE format; launch number of the year; piece) or the OMM ``OBJECT_ID``.
+
+        Examples
+        --------
+        >>> es = ElementSet("", None, "1 44235U 19074A   22125.5", None, 44235)
+        >>> es.international_designator
+        '2019-074A'
+        """
+        if self.line1 is not None:
+            m = _TLE_DESIGNATOR.fullmatch(self.line1[9:17].rstrip())
+            if m is None:
+                return ""
+            yy = int(m[1])
+            return f"{1900 + yy if yy >= 57 else 2000 + yy}-{m[2]}{m[3]}"
+        text = self.object_id.strip().upper()
+        return text if _COSPAR.fullmatch(text) else ""
 
     @property
     def epoch(self) -> datetime:
@@ -519,7 +549,8 @@ def _omm_element_set(rec: Mapping[str, Any], source: str, index: int) -> Element
             hint="EPOCH must look like 2023-07-17T07:36:35.330112; numeric fields must be numbers",
         ) from None
     name = str(rec.get("OBJECT_NAME") or "").strip()[:MAX_NAME_LENGTH]
-    return ElementSet(name, sat, None, None, int(fields["NORAD_CAT_ID"]), where)
+    return ElementSet(name, sat, None, None, int(fields["NORAD_CAT_ID"]), where,
+                      object_id=str(fields["OBJECT_ID"]).strip())
 
 
 def _omm_number(fields: Mapping[str, Any], key: str, source: str, where: str) -> float:

@@ -191,6 +191,31 @@ class WalkerConstellation(Constellation):
         out[..., 2] = self._radius * (su * self._sin_i)
         return out
 
+    def inertial_state_km(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean-of-date inertial positions (km) and velocities (km/s) at ``epoch + t_s``.
+
+        The positions are :meth:`inertial_km`'s; the velocities its exact time derivative,
+        ``R (du/dt d/du + dRAAN/dt d/dRAAN)`` of the circular orbit with J2 secular rates. Shapes
+        ``(N, 3)`` for a scalar ``t_s``, ``(T, N, 3)`` for ``T`` times (never NaN).
+        """
+        t = np.asarray(t_s, dtype=float)
+        tt = t[..., None]
+        raan = self._raan0 + self._raan_rate * tt
+        u = self._u0 + self._u_rate * tt
+        cu, su = np.cos(u), np.sin(u)
+        cO, sO = np.cos(raan), np.sin(raan)
+        ci, si = self._cos_i, self._sin_i
+        r = np.empty(t.shape + (self.n_sats, 3))
+        r[..., 0] = self._radius * (cO * cu - sO * su * ci)
+        r[..., 1] = self._radius * (sO * cu + cO * su * ci)
+        r[..., 2] = self._radius * (su * si)
+        du, dO = self._radius * self._u_rate, self._radius * self._raan_rate
+        v = np.empty_like(r)
+        v[..., 0] = du * (-cO * su - sO * cu * ci) + dO * (-sO * cu - cO * su * ci)
+        v[..., 1] = du * (-sO * su + cO * cu * ci) + dO * (cO * cu - sO * su * ci)
+        v[..., 2] = du * (cu * si)
+        return r, v
+
     def propagate(self, t_s: float | np.ndarray) -> SatelliteStates:
         t = np.asarray(t_s, dtype=float)
         jd, fr = julian_date(self.epoch, t)
