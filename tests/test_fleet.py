@@ -77,6 +77,7 @@ def test_preset_builds_the_may_2022_catalogue(may2022):
 
 def test_counts_per_version_and_shell_against_the_table(fleet, table_rows, capsys):
     counts = fleet.counts()
+    assert json.loads(json.dumps(counts)) == counts  # JSON-ready for summary.json
     with capsys.disabled():
         print("\nMay 2022 fleet, satellites per version:", counts["by_version"])
         print("per target shell:", counts["by_target_shell"])
