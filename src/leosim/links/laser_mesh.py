@@ -38,6 +38,7 @@ from leosim.links.isl import DEFAULT_MAX_ISL_KM
 __all__ = [
     "DEFAULT_INCLINATION_TOL_DEG",
     "DEFAULT_MAX_GAP_FACTOR",
+    "DEFAULT_MIN_PLANE_FRACTION",
     "DEFAULT_RAAN_TOL_DEG",
     "LaserMesh",
     "PlaneStructure",
@@ -66,6 +67,11 @@ DEFAULT_INCLINATION_TOL_DEG = 0.5
 #: a gap of P + 1 spacings, so it is never bridged.
 DEFAULT_MAX_GAP_FACTOR = 2.5
 
+#: Clusters with fewer satellites than this fraction of the group's median plane size are minor
+#: planes (no cross-plane links). Assumption: in the 2022-05-05 fleet the 53.0 deg shell has 72
+#: planes of 17-24 satellites plus one lone satellite 1.6 deg from a plane (tests/test_laser_mesh.py).
+DEFAULT_MIN_PLANE_FRACTION = 0.25
+
 
 def _int_array(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.int64)
@@ -82,7 +88,8 @@ class PlaneStructure:
     plane : numpy.ndarray of int, (N,)
         Plane index 0..P-1, -1 for satellites in no plane (group -1, or a NaN state). Planes are
         numbered group by group (ascending group id) and, within a group, in RAAN order starting
-        at the smallest RAAN for a ring and just after the largest RAAN gap otherwise.
+        at the major plane of smallest RAAN for a ring and, otherwise, at the first major plane
+        after the largest RAAN gap between major planes.
     slot : numpy.ndarray of int, (N,)
         Rank of the satellite in its plane by argument of latitude (0 = smallest), -1 for none.
     arg_lat_deg, raan_deg, inclination_deg : numpy.ndarray of float, (N,)
@@ -90,6 +97,9 @@ class PlaneStructure:
         RAAN [0, 360) and inclination [0, 180] of each satellite; NaN where the state is NaN.
     plane_group, plane_size : numpy.ndarray of int, (P,)
         Group of each plane, and its number of satellites.
+    plane_major : numpy.ndarray of bool, (P,)
+        False for a minor plane (too few satellites, see ``min_plane_fraction`` of
+        :func:`infer_planes`): it gets no cross-plane links and does not stand between planes.
     plane_raan_deg, plane_inclination_deg : numpy.ndarray of float, (P,)
         Circular mean RAAN and mean inclination of the plane's satellites.
     plane_next : numpy.ndarray of int, (P,)
@@ -111,6 +121,7 @@ class PlaneStructure:
     inclination_deg: np.ndarray
     plane_group: np.ndarray
     plane_size: np.ndarray
+    plane_major: np.ndarray
     plane_raan_deg: np.ndarray
     plane_inclination_deg: np.ndarray
     plane_next: np.ndarray
@@ -197,6 +208,7 @@ def infer_planes(
     inclination_tol_deg: float = DEFAULT_INCLINATION_TOL_DEG,
     max_gap_factor: float = DEFAULT_MAX_GAP_FACTOR,
     plane_spacing_deg: float | Mapping[int, float] | None = None,
+    min_plane_fraction: float = DEFAULT_MIN_PLANE_FRACTION,
 ) -> PlaneStructure:
     """Cluster the satellites of each shell into orbital planes by their orbit normal.
 
@@ -228,6 +240,12 @@ def infer_planes(
     plane_spacing_deg : float or mapping of group id to float, optional
         The regular plane spacing (e.g. 5 for a 72-plane shell); default: the median RAAN gap.
         Give it for shells with so few planes filled that the median gap is not the spacing.
+    min_plane_fraction : float
+        A cluster with fewer satellites than this fraction of the group's median plane size is
+        a minor plane (a satellite still drifting to its plane, or a spare): its satellites get
+        in-plane links but no cross-plane links, and the gap rule and ring test see only the
+        major planes, so a stray satellite between two planes does not cut the links between
+        them. Default :data:`DEFAULT_MIN_PLANE_FRACTION`; 0 makes every cluster a major plane.
 
     Returns
     -------
@@ -277,7 +295,7 @@ def infer_planes(
 
     plane = np.full(n, -1, dtype=np.int64)
     slot = np.full(n, -1, dtype=np.int64)
-    p_group, p_size, p_raan, p_inc, p_next = [], [], [], [], []
+    p_group, p_size, p_major, p_raan, p_inc, p_next = [], [], [], [], [], []
     g_ids, g_ring, g_spacing = [], [], []
     n_planes = 0
     for g in np.unique(group[member]):  # loop over shells (few)
@@ -298,26 +316,38 @@ def infer_planes(
         size = np.bincount(cl, minlength=k)
         mean_inc = np.bincount(cl, inc[idx], k) / size
         # RAAN order, circular gaps, gap rule
-        order = np.lexsort((mean_inc, mean_raan))
-        sr = mean_raan[order]
-        gaps = np.diff(sr, append=sr[0] + 360.0) if k > 1 else np.array([360.0])
+        # gap rule on the major planes, in RAAN order
+        major = size >= min_plane_fraction * np.median(size)
+        maj = np.flatnonzero(major)
+        maj = maj[np.lexsort((mean_inc[maj], mean_raan[maj]))]
+        km = maj.size
+        sr = mean_raan[maj]
+        gaps = np.diff(sr, append=sr[0] + 360.0) if km > 1 else np.array([360.0])
         spacing = _spacing_for(plane_spacing_deg, int(g))
         if spacing is None:
             spacing = float(np.median(gaps))
         bridged = gaps <= max_gap_factor * spacing
-        ring = k >= 3 and bool(bridged.all())
-        start = 0 if ring else (int(np.argmax(gaps)) + 1) % k
-        order, bridged = np.roll(order, -start), np.roll(bridged, -start)
+        ring = km >= 3 and bool(bridged.all())
+        start = 0 if ring else (int(np.argmax(gaps)) + 1) % km
+        maj, bridged = np.roll(maj, -start), np.roll(bridged, -start)
+        nxt_cl = np.full(k, -1, dtype=np.int64)
+        nxt_cl[maj[:-1]] = np.where(bridged[:-1], maj[1:], -1)
+        if ring:
+            nxt_cl[maj[-1]] = maj[0]
+        # number all planes (minor ones too) by RAAN counted from the first major plane
+        rel = (mean_raan - mean_raan[maj[0]]) % 360.0
+        rel[maj[0]] = 0.0
+        order = np.lexsort((mean_inc, rel))
         rank = np.empty(k, dtype=np.int64)
         rank[order] = np.arange(k)
-        nxt = np.where(bridged, np.arange(1, k + 1), -1)
-        nxt[-1] = 0 if ring else -1
         plane[idx] = n_planes + rank[cl]
         p_group.append(np.full(k, g))
         p_size.append(size[order])
+        p_major.append(major[order])
         p_raan.append(mean_raan[order])
         p_inc.append(mean_inc[order])
-        p_next.append(np.where(nxt >= 0, nxt + n_planes, -1))
+        nxt = nxt_cl[order]
+        p_next.append(np.where(nxt >= 0, rank[np.maximum(nxt, 0)] + n_planes, -1))
         g_ids.append(int(g))
         g_ring.append(ring)
         g_spacing.append(spacing)
@@ -338,6 +368,7 @@ def infer_planes(
     return PlaneStructure(
         group=group, plane=plane, slot=slot, arg_lat_deg=u, raan_deg=raan, inclination_deg=inc,
         plane_group=cat(p_group, np.int64), plane_size=cat(p_size, np.int64),
+        plane_major=cat(p_major, bool),
         plane_raan_deg=cat(p_raan, float), plane_inclination_deg=cat(p_inc, float),
         plane_next=cat(p_next, np.int64), group_ids=np.array(g_ids, dtype=np.int64),
         group_ring=np.array(g_ring, dtype=bool), group_spacing_deg=np.array(g_spacing, float),
