@@ -82,6 +82,8 @@ def test_set_nested_keys_and_list_indices():
     # the input is untouched (deep copy), and nothing else changed
     assert RAW["links"]["min_elevation_deg"] == 25 and RAW["threats"][1]["eirp_dbw"] == 40
     assert out["threats"][0] == RAW["threats"][0] and out["constellation"] == RAW["constellation"]
+    out["scenario"]["modes"].append("bent_pipe")  # the value is copied, not shared
+    assert v.set["scenario.modes"] == ["laser"]
 
 
 def test_set_keys_the_file_leaves_at_their_default():
@@ -265,3 +267,23 @@ def test_figure_renders(table):
     assert [t.get_text() for t in ax_av.get_yticklabels()] == ["mask 60 deg"]
     empty = sensitivity_figure(table[table["variant"] == "baseline"])
     assert empty.texts and "no variants" in empty.texts[0].get_text()
+
+
+def test_figure_puts_the_largest_change_on_top():
+    from leosim.report.sensitivity import sensitivity_figure
+
+    nan = float("nan")
+    rows = [("baseline", "laser", 0.0, 0.0), ("small", "laser", -5.0, 1.0),
+            ("large", "laser", -40.0, nan), ("baseline", "bent_pipe", 0.0, 0.0),
+            ("small", "bent_pipe", 2.0, -3.0), ("large", "bent_pipe", -10.0, 4.0)]
+    df = pd.DataFrame([{"variant": v, "mode": m, "src": "A", "dst": "B",
+                        "d_availability_pts": a, "d_rtt_p50_ms": r} for v, m, a, r in rows])
+    fig = sensitivity_figure(df)
+    ax_av, ax_rtt = fig.axes
+    ticks = sorted(zip([t.get_position()[1] for t in ax_av.get_yticklabels()],
+                       [t.get_text() for t in ax_av.get_yticklabels()], strict=True))
+    assert [name for _, name in ticks][::-1] == ["large", "small"]  # top first
+    bars = {(round(p.get_y() + p.get_height() / 2, 6), p.get_facecolor()[:3]): p.get_width()
+            for p in ax_av.patches}
+    assert sorted(bars.values()) == [-40.0, -10.0, -5.0, 2.0]
+    assert sorted(p.get_width() for p in ax_rtt.patches) == [-3.0, 0.0, 1.0, 4.0]  # NaN: no bar
