@@ -272,6 +272,21 @@ def test_random_fitted_masks_respect_fitted_terminals_and_groups(seed):
     assert len(np.unique(src)) == len(src) and len(np.unique(dst)) == len(dst)
 
 
+def test_cross_plane_partner_is_nearest_in_argument_of_latitude_across_0_deg():
+    """Plane 0 has one fitted satellite at u = 350 deg, plane 1 two at 10 and 300 deg.
+
+    Oracle by hand: circular differences 20 and 50 deg, so the cross-plane partner is the one
+    at 10 deg (an unwrapped difference would pick 300 deg); plane 1's two satellites get one
+    in-plane link; nothing else is fitted.
+    """
+    c = _walker(24, 36, phasing=0)  # 10 deg between slots, same u in every plane
+    st = infer_planes(*_analytic_rv(c), np.zeros(c.n_sats, int))
+    a, b1, b30 = 35, 36 + 1, 36 + 30  # plane 0 slot 35; plane 1 slots 1 and 30
+    assert np.allclose(st.arg_lat_deg[[a, b1, b30]], [350, 10, 300])
+    fitted = np.isin(np.arange(c.n_sats), [a, b1, b30])
+    assert mesh_pairs(st, fitted, 4).tolist() == [[a, b1], [b1, b30]]
+
+
 def test_fewer_terminals_drop_cross_plane_links_first():
     c = _walker(24, 20)
     st = infer_planes(*_analytic_rv(c), np.zeros(c.n_sats, int))
