@@ -49,7 +49,7 @@ __all__ = [
 
 #: Two satellites of one shell whose RAANs (sorted around the circle) are more than this apart
 #: start a new plane (single linkage). Assumption, sized between two published scales: the
-#: satellites of one Starlink plane spread by a fraction of a degree (measured on the 2022-05-05
+#: satellites of one Starlink plane spread by < 0.1 deg of osculating RAAN (measured on the 2022-05-05
 #: fleet, tests/test_laser_mesh.py), and the 72 planes of a 72-plane shell are 5 deg apart (FCC
 #: modification order 2021; ``../shared/reference/starlink.md``). J2 short-period terms move the
 #: osculating RAAN of ``r x v`` by a few hundredths of a degree (Vallado, *Fundamentals of
