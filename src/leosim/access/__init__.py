@@ -1,0 +1,1 @@
+"""Starlink's access layer: which satellite serves each terminal, slot by slot (between links and routing)."""
