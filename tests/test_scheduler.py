@@ -244,15 +244,23 @@ def _oracle_cost(net, full_topo, step, i, sats_ecef, pops):
     return min(costs.values(), default=np.inf), costs.get(int(step.serving_sat[i]), np.inf)
 
 
+@pytest.mark.parametrize("antennas", [8, 1])
 @pytest.mark.parametrize("mode", ["laser", "bent_pipe"])
-def test_min_delay_picks_the_least_delay_candidate(net, positions, mode):
+def test_min_delay_picks_the_least_delay_candidate(net, positions, mode, antennas):
+    # With one antenna per gateway the antennas bind: terminals whose first choice lost its
+    # feeder must choose again on the assigned feeders (step (v) of the scheduler).
     pops = net.ground.of_kind("pop")
-    run = _run(net, positions, mode, steps=60)
+    run = _run(net, positions, mode, AccessRules(gateway_antennas=antennas), steps=60)
     checked = 0
     for k, topo, s in run:
         if not s.boundary:
             continue
-        for i in net.ground.of_kind("terminal"):
+        term = net.ground.of_kind("terminal")
+        srv = term[s.serving_sat[term] >= 0]
+        r = shortest_routes(build_graph(s.topology),
+                            np.stack([srv, np.full(len(srv), INTERNET)], 1), pops)
+        assert np.isfinite(r.rtt_ms).all()
+        for i in term:
             best, chosen = _oracle_cost(net, topo, s, i, positions[k], pops)
             if s.serving_sat[i] >= 0:
                 assert chosen == pytest.approx(best, abs=1e-9)
@@ -322,10 +330,18 @@ def test_handovers_happen_and_wait_mode_goes_offline(net, positions):
 
 def test_gateway_antennas_and_gso_switch(net, positions):
     g = net.ground
+    gw = g.of_kind("gateway")
     run = _run(net, positions, "bent_pipe", AccessRules(gateway_antennas=1), steps=30)
     for _, _, s in run:
-        per = np.bincount(s.topology.gsl.site, minlength=len(g))[g.of_kind("gateway")]
+        per = np.bincount(s.topology.gsl.site, minlength=len(g))[gw]
         assert per.max() <= 1
+    # Without GSO avoidance at gateways every antenna is in use whenever enough satellites are
+    # in view, mid-slot too (a feeder whose satellite sets is replaced at once).
+    rules = AccessRules(gateway_antennas=3, gateway_gso_exclusion=False)
+    for _, topo, s in _run(net, positions, "bent_pipe", rules, steps=60):
+        in_view = np.bincount(topo.gsl.site, minlength=len(g))[gw]
+        used = np.bincount(s.topology.gsl.site, minlength=len(g))[gw]
+        np.testing.assert_array_equal(used, np.minimum(in_view, 3))
     # GSO avoidance with an untilted dish leaves Johannesburg unserved part of the time
     # (reason 3); with the exclusion off it is always served.
     jnb = g.index("T_Johannesburg")
