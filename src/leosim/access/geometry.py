@@ -44,6 +44,9 @@ GSO_RADIUS_KM = 42_164.17
 
 #: Coarse samples over a site's visible arc (spacing <= ~0.64 deg of arc longitude).
 _N_COARSE = 257
+#: Samples kept per site by :class:`ArcTable` (spacing <= ~1.3 deg of arc longitude): a
+#: coarser scan; links within one spacing of the limit are computed exactly.
+_N_TABLE = 129
 #: Golden-section iterations: bracket shrinks by 0.618^40 ~ 4e-9 of ~1.3 deg (~1e-10 rad).
 _N_GOLDEN = 40
 
@@ -254,7 +257,7 @@ class ArcTable:
     def __init__(self, site_ecef_km: np.ndarray, site_up: np.ndarray) -> None:
         self.site = np.ascontiguousarray(site_ecef_km, dtype=float).reshape(-1, 3)
         self.up = np.ascontiguousarray(site_up, dtype=float).reshape(-1, 3)
-        self.dirs, self.margin_deg = _arc_dirs(self.site, self.up, GSO_RADIUS_KM, _N_COARSE)
+        self.dirs, self.margin_deg = _arc_dirs(self.site, self.up, GSO_RADIUS_KM, _N_TABLE)
 
     def excluded(self, site_idx: np.ndarray, sat_ecef_km: np.ndarray,
                  limit_deg: float) -> np.ndarray:
