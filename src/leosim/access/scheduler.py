@@ -34,11 +34,15 @@ Slot boundary (first call, or the slot index changed):
 
 Between boundaries the assignment is kept; only the serving links and assigned feeders are
 checked (a table look-up and their geometry). A feeder whose satellite set, died or entered the
-exclusion zone is freed and its antenna given to the gateway's highest unassigned candidate. If
-a feeder, a laser link, a fibre or a PoP changed, the delays are recomputed (one Dijkstra) and
-terminals whose satellite lost its route count as lost. A lost terminal gets a new satellite at
-once (``on_loss="reassign"``, handover code 2) or waits offline for the next slot
-(``on_loss="wait"``). Under ``"reassign"`` an unserved terminal is also retried every step.
+exclusion zone is freed and its antenna given to the gateway's highest unassigned candidate.
+The shortest-path tree is recomputed (one Dijkstra) only when the laser links, fibre or live
+exits changed, or a served terminal's path to its exit lost a feeder; a terminal whose
+satellite then has no route counts as lost. A lost terminal gets a new satellite at once
+(``on_loss="reassign"``, handover code 2: the candidate of least delay among those whose path
+in the current tree still stands, the delays being those of the last tree) or waits offline
+for the next slot (``on_loss="wait"``, reason 7). A terminal unserved at a boundary stays
+unserved until the next one (the controller assigns per slot); its reason is the one found at
+that boundary, except that destroyed (6) and jammed (4) apply at once.
 
 Routes are required to the live PoPs; a ground segment without PoPs uses its live gateways as
 exits, and one with neither requires no route (terminals pick by geometry and slant range).
