@@ -205,7 +205,7 @@ def test_path_entities_follow_the_routes(run_dir, routes):
 
 
 def test_demo_scene_stays_small():
-    """Starlink 2022 (1,980 satellites), 30 minutes: well under 20 MB without routes."""
+    """The 5 May 2022 fleet (2,191 satellites), 30 minutes: well under 20 MB without routes."""
     from importlib import resources
 
     from leosim.api import load_scenario
@@ -214,7 +214,7 @@ def test_demo_scene_stays_small():
         scn = load_scenario(path)
     with tempfile.TemporaryDirectory() as tmp:
         size = write_czml(scn, tmp).stat().st_size
-    assert scn.network.constellation.n_sats == 1980
+    assert scn.network.constellation.n_sats == 2191
     assert size < 20e6
 
 

@@ -50,7 +50,8 @@ def _default_workers(n_steps: int) -> int:
 
 def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
                   resume: bool = False, chunk_steps: int | None = None,
-                  scheduler: str | None = None, scheduler_timeout_s: float = 10.0) -> None:
+                  scheduler: str | None = None, scheduler_timeout_s: float = 10.0,
+                  with_sensitivity: bool = True) -> None:
     from leosim.engine.answer import answer_lines, mode_comparison
     from leosim.engine.chunked import run_chunked
     from leosim.engine.interrupt import deferred_sigint
@@ -80,6 +81,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(f"resumed: {kept} of {total} time chunk(s) kept, {total - kept} computed",
                   highlight=False)
     _note_failed_propagations(result.summary, quiet)
+    sensitivity = None
+    if scn.model.sensitivity and with_sensitivity:
+        sensitivity = _run_sensitivity(scn, result, out_dir, quiet)
     from leosim.engine.answer import write_post_run
 
     report = write_post_run(scn, result, out_dir)  # batch by batch: any run length
@@ -95,10 +99,40 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print("[bold]answer[/]")
         for line in lines:
             out.print("  " + escape(line), highlight=False, soft_wrap=True)
+    if sensitivity is not None:
+        from leosim.scenario.sensitivity import format_table
+
+        out.print("[bold]sensitivity[/] (each row changes one assumption; sensitivity.csv)")
+        out.print(escape(format_table(sensitivity)), highlight=False, soft_wrap=True)
     out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
               f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv, "
               f"scene.czml for `leosim view`) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
+
+
+def _run_sensitivity(scn, result, out_dir: Path, quiet: bool):
+    """Run the scenario's ``[[sensitivity]]`` what-ifs (the baseline is the run just made);
+    write ``sensitivity.csv``; return the table."""
+    from leosim.engine.sweep import read_scenario_data
+    from leosim.scenario.sensitivity import (
+        run_sensitivity,
+        variants_from_raw,
+        write_sensitivity_csv,
+    )
+
+    path = Path(scn.source)
+    raw = read_scenario_data(path)
+    variants = variants_from_raw(raw, str(path))
+    with Progress(TextColumn("sensitivity"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=err, disable=quiet,
+                  transient=True) as bar:
+        task = bar.add_task("", total=len(variants) + 1)
+        df = run_sensitivity(raw, variants, base_dir=path.parent, source=str(path),
+                             baseline_rows=result.summary["pairs"],
+                             progress=lambda d, t, name: bar.update(task, completed=d,
+                                                                    description=name))
+    write_sensitivity_csv(df, out_dir / "sensitivity.csv")
+    return df
 
 
 def _note_failed_propagations(summary: dict, quiet: bool) -> None:
@@ -191,6 +225,9 @@ def run(
         "--scheduler-timeout", min=0.1, help="Seconds to wait for the Dask scheduler.")] = 10.0,
     force: Annotated[bool, typer.Option(
         "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity/--no-sensitivity",
+        help="Run the scenario's [[sensitivity]] what-ifs after it (sensitivity.csv).")] = True,
 ) -> None:
     """Run a scenario file and write its results (time chunks, checkpointed, resumable)."""
     if scheduler is not None:
@@ -199,7 +236,8 @@ def run(
         check_address(scheduler)
     _run_in_folder(_load(scenario), output, quiet, resume=resume, force=force,
                    again=_again(_ARGV), workers=workers, chunk_steps=chunk_steps,
-                   scheduler=scheduler, scheduler_timeout_s=scheduler_timeout)
+                   scheduler=scheduler, scheduler_timeout_s=scheduler_timeout,
+                   with_sensitivity=sensitivity)
 
 
 @app.command()
@@ -212,8 +250,11 @@ def demo(
     resume: Annotated[bool, typer.Option("--resume")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Write into a non-empty folder that leosim did not create.")] = False,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity/--no-sensitivity",
+        help="Run the scenario's [[sensitivity]] what-ifs after it (sensitivity.csv).")] = True,
 ) -> None:
-    """Run the built-in scenario: Mariupol, March 2022, bent pipe vs laser mesh."""
+    """Run the built-in scenario: Mariupol, 5 May 2022 (Azovstal), Starlink as flown."""
     import attrs
 
     from leosim.timebase import TimeGrid
@@ -223,7 +264,7 @@ def demo(
     if full:
         scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 86_400.0, 1.0))
     _run_in_folder(scn, output, quiet, resume=resume, force=force, again=_again(_ARGV),
-                   workers=workers)
+                   workers=workers, with_sensitivity=sensitivity and not full)
 
 
 @app.command()
@@ -355,7 +396,8 @@ def presets() -> None:
         table.add_column(col)
     for p in PRESETS.values():
         shells = "; ".join(f"{s.altitude_km:g}/{s.inclination_deg:g}: {s.planes}x"
-                           f"{s.sats_per_plane}" for s in p.shells)
+                           f"{s.sats_per_plane}" for s in p.shells) or (
+            f"real element sets ({p.tle_resource})" if p.tle_resource else "")
         table.add_row(p.name, f"{p.n_sats:,}", shells, p.source)
     out.print(table)
 
@@ -404,7 +446,13 @@ def export_tles(
     from leosim.orbits.tle_writer import write_tles
     from leosim.timebase import parse_epoch
 
-    constellation = get_preset(preset).build(parse_epoch(epoch))
+    chosen = get_preset(preset)
+    if chosen.tle_resource is not None:
+        raise InputError(f"preset {chosen.name!r} is already a set of real element sets "
+                         f"({chosen.tle_resource}); export-tles writes Walker presets",
+                         where="PRESET", hint="use a Walker preset, e.g. starlink-gen1; the "
+                         "element sets ship in leosim/data")
+    constellation = chosen.build(parse_epoch(epoch))
     write_tles(output, constellation)
     out.print(f"wrote {constellation.n_sats} element sets to {output}")
 

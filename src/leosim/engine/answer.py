@@ -16,7 +16,8 @@ from leosim.metrics._common import INTERNET
 from leosim.metrics.stream import terminal_report_file
 
 ANSWER_METRICS = ["availability", "outages", "outage_longest_s", "rtt_p50_ms", "rtt_p95_ms",
-                  "throughput_p50_mbps", "gateway_main", "gateway_main_share"]
+                  "rtt_modelled_p50_ms", "throughput_p50_mbps", "gateway_main",
+                  "gateway_main_share"]
 
 
 def run_report(result: RunResult, sites: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -70,7 +71,8 @@ def write_post_run(scn, result: RunResult, out_dir: str | Path) -> pd.DataFrame:
 #: 0.5 ms histogram bins (bin centre, clipped to [min, max]).
 EVERY_STEP_COLUMNS = ("steps", "reachable_steps", "availability", "outages", "outage_longest_s",
                       "outage_total_s", "outage_mean_s", "rtt_min_ms", "rtt_p50_ms",
-                      "rtt_p95_ms", "rtt_max_ms", "rtt_mean_ms")
+                      "rtt_p95_ms", "rtt_max_ms", "rtt_mean_ms", "rtt_modelled_p50_ms",
+                      "rtt_modelled_p95_ms", "rtt_modelled_mean_ms")
 
 
 def every_step_columns(report: pd.DataFrame, summary: dict, step_s: float) -> pd.DataFrame:
@@ -106,7 +108,11 @@ def answer_lines(report: pd.DataFrame) -> list[str]:
         if r.get("outages", 0):
             text += f", {int(r['outages'])} outage(s), longest {r['outage_longest_s']:.0f} s"
         if np.isfinite(r.get("rtt_p50_ms", np.nan)):
-            text += f"; RTT p50 {r['rtt_p50_ms']:.1f} ms, p95 {r['rtt_p95_ms']:.1f} ms"
+            text += (f"; propagation RTT p50 {r['rtt_p50_ms']:.1f} ms, p95 "
+                     f"{r['rtt_p95_ms']:.1f} ms")
+        mod = r.get("rtt_modelled_p50_ms", np.nan)
+        if mod is not None and np.isfinite(mod):
+            text += f" (modelled, as users measure it: p50 {mod:.0f} ms)"
         tp = r.get("throughput_p50_mbps", np.nan)
         if tp is not None and np.isfinite(tp):
             text += f"; throughput p50 {tp:.0f} Mbit/s"

@@ -38,7 +38,7 @@ from leosim.engine.run import (
     sites_table,
     stream,
 )
-from leosim.engine.simulate import simulate
+from leosim.engine.simulate import access_warmup, simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.errors import InputError, RunInterrupted
 from leosim.io.atomic import atomic_write_json, partial_path
@@ -76,10 +76,12 @@ def run_chunk(scn: Scenario, k: int, start: int, stop: int, parts: Path) -> int:
     """Simulate steps ``[start, stop)`` of ``scn`` into the chunk files ``k``; return steps done."""
     net = scn.network
     offsets = scn.times.offsets_s
-    stats = PairStats(scn.pairs, net.ground.names, scn.modes)
+    stats = PairStats(scn.pairs, net.ground.names, scn.modes,
+                      modelled=net.access_delay is not None)
     if start > 0:  # the previous step, uncounted, so that path changes at `start` are found
         for res in simulate(net, offsets[start - 1:start], scn.pairs, modes=scn.modes,
-                            method=scn.method, threats=scn.threats):
+                            method=scn.method, threats=scn.threats, seed=scn.seed,
+                            warmup=access_warmup(net, offsets, start - 1)):
             stats.prime(res)
     routes = ParquetSink(_part(parts, k, "routes.parquet"))
     changes = ParquetSink(_part(parts, k, "changes.parquet"), CHANGES_SCHEMA)
@@ -195,7 +197,7 @@ class _Assembler:
 
 
 #: Version of the chunk files' layout (stats.npz fields); a plan of another layout is not resumed.
-CHUNK_FORMAT = 2  # 2: outage runs in the statistics
+CHUNK_FORMAT = 3  # 2: outage runs in the statistics; 3: modelled RTT and access counts
 
 
 def _plan_extra(chunks: list[tuple[int, int]]) -> dict:
@@ -361,9 +363,11 @@ def _run_local_pool(todo, parts: Path, workers: int, tick) -> None:
 def _assemble(scn: Scenario, out: Path, parts: Path, n_chunks: int, assembler: _Assembler,
               elapsed_s: float) -> RunResult:
     net = scn.network
-    stats = PairStats(scn.pairs, net.ground.names, scn.modes)
+    stats = PairStats(scn.pairs, net.ground.names, scn.modes,
+                      modelled=net.access_delay is not None)
     for k in range(n_chunks):
-        part = PairStats(scn.pairs, net.ground.names, scn.modes)
+        part = PairStats(scn.pairs, net.ground.names, scn.modes,
+                      modelled=net.access_delay is not None)
         with np.load(_part(parts, k, "stats.npz")) as z:
             part.load_state(dict(z))
         stats.merge(part)

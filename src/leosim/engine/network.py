@@ -15,8 +15,10 @@ from leosim.routing.graph import Topology
 from leosim.threats.timeline import ThreatState
 
 GSL_RULES = ("elevation", "distance")
-TERMINAL_POLICIES = ("lowest_delay", "best_elevation")
-MODES = ("laser", "bent_pipe")
+TERMINAL_POLICIES = ("scheduler", "lowest_delay", "best_elevation")
+#: ``laser``: every satellite fitted (what-if); ``bent_pipe``: no lasers (what-if);
+#: ``as_flown``: lasers only on the satellites fitted and in use at the epoch.
+MODES = ("laser", "bent_pipe", "as_flown")
 
 
 @attrs.frozen
@@ -31,10 +33,12 @@ class LinkRules:
         Default minimum elevation for sites that do not set their own (25 deg, FCC 2021).
     max_gsl_range_km : float
         Slant-range limit of the ``"distance"`` rule.
-    terminal_policy : {"lowest_delay", "best_elevation"}
-        ``lowest_delay``: a terminal may use any satellite in view, and each route picks the one
-        on its minimum-delay path (Hypatia's model); ``best_elevation``: a terminal uses only its
-        highest satellite. Gateways always use every satellite in view.
+    terminal_policy : {"scheduler", "lowest_delay", "best_elevation"}
+        ``scheduler``: Starlink's access layer (:mod:`leosim.access`) assigns each terminal one
+        satellite per 15 s slot, and each gateway antenna one satellite; ``lowest_delay``: a
+        terminal may use any satellite in view, and each route picks the one on its
+        minimum-delay path (Hypatia's model); ``best_elevation``: a terminal uses only its
+        highest satellite. Outside the scheduler, gateways use every satellite in view.
     max_isl_km : float
         Laser links longer than this are down (5,014 km: 550 km shell, 80 km atmosphere margin).
     ground_relay : bool
@@ -65,6 +69,13 @@ class Network:
     rules : LinkRules
     radio : RadioParams
         Link-budget parameters of user terminals (Ku band): capacities and jamming.
+    serving : ndarray (N,) bool or None
+        Satellites that serve users (at their operating shell: :mod:`leosim.orbits.fleet`);
+        the others are left out of every link. None: all.
+    isl_modes : dict
+        Mode -> bool mask over ``isl_pairs`` of the laser links that mode may use (``laser``:
+        all of them; ``as_flown``: those between satellites fitted with lasers in use). A mode
+        not listed uses all of them (``bent_pipe`` never uses any).
     """
 
     constellation: Constellation
@@ -73,6 +84,17 @@ class Network:
     fibre: FibreLinks
     rules: LinkRules = LinkRules()
     radio: RadioParams = RadioParams()
+    serving: np.ndarray | None = None
+    isl_modes: dict = attrs.field(factory=dict)
+    #: Starlink's access layer (:class:`leosim.access.scheduler.AccessRules`) when
+    #: ``rules.terminal_policy == "scheduler"``; its modelled latency
+    #: (:class:`leosim.access.delay.AccessDelay`) or None.
+    access: object | None = None
+    access_delay: object | None = None
+    #: Modes whose terminal-to-terminal pairs travel through each end's PoP
+    #: (:mod:`leosim.routing.viapop`); ``pop_route_factor`` stretches the PoP-to-PoP leg.
+    via_pop_modes: frozenset = frozenset()
+    pop_route_factor: float = 1.0
 
     # Per-site link limits, fixed for the run: computed once, not every step.
     _min_el: np.ndarray = attrs.field(init=False, repr=False)
@@ -113,7 +135,7 @@ class Network:
         kinds = self.ground.kinds
         links = ground_links(self.ground.ecef_km, self.ground.up, sat_ecef_km,
                              min_elevation_deg=self._min_el, max_range_km=self._max_rng)
-        if self.rules.terminal_policy == "best_elevation" and len(links):
+        if self.rules.terminal_policy == "best_elevation" and len(links):  # scheduler: all
             term = kinds[links.site] == "terminal"
             best = links.subset(term).best_per_site(len(self.ground))
             rest = links.subset(~term)
@@ -135,14 +157,18 @@ class Network:
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        isl_pairs, fibre = self.isl_pairs, self.fibre
+        fibre = self.fibre
+        isl_ok = self.isl_modes.get(mode)
         if threats is not None:
             if threats.dead_sats.any():
                 sat_ecef_km = sat_ecef_km.copy()
                 sat_ecef_km[threats.dead_sats] = np.nan
-            isl_pairs = isl_pairs[~threats.dead_isl]
+            isl_ok = ~threats.dead_isl if isl_ok is None else isl_ok & ~threats.dead_isl
             fibre = fibre.without(threats.dead_sites, threats.dead_fibre)
-        if mode == "laser" and len(isl_pairs):
+        isl_pairs = self.isl_pairs if isl_ok is None else self.isl_pairs[isl_ok]
+        if self.serving is not None and not self.serving.all():
+            sat_ecef_km = np.where(self.serving[:, None], sat_ecef_km, np.nan)
+        if mode != "bent_pipe" and len(isl_pairs):
             length = isl_lengths_km(isl_pairs, sat_ecef_km)
             up = length <= self.rules.max_isl_km  # NaN (failed propagation) compares False
             isl, isl_len = isl_pairs[up], length[up]
@@ -159,7 +185,11 @@ class Network:
         capacity[terminal] = quality.capacity_down_mbps
         keep = np.ones(len(gsl), dtype=bool)
         keep[terminal] = quality.up
+        jammed = None
         if not keep.all():
+            n = len(self.ground)
+            jammed = ((np.bincount(gsl.site, minlength=n) > 0)
+                      & (np.bincount(gsl.site[keep], minlength=n) == 0))
             gsl, capacity = gsl.subset(keep), capacity[keep]
         return Topology(
             n_sats=self.constellation.n_sats,
@@ -170,4 +200,5 @@ class Network:
             fibre=fibre,
             relay=self.relay,
             gsl_capacity_mbps=capacity,
+            jammed_sites=jammed,
         )

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 import leosim
 from leosim.engine.interrupt import check_interrupt
-from leosim.engine.simulate import simulate
+from leosim.engine.simulate import access_warmup, simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.io.atomic import atomic_write_json, partial_path
 from leosim.io.outdir import fresh_file
@@ -99,8 +99,10 @@ def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
     net = scn.network
     batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
     total = len(times) * len(scn.modes)
+    warmup = access_warmup(net, scn.times.offsets_s, first_step)
     for done, res in enumerate(simulate(net, times, scn.pairs, modes=scn.modes,
-                                        method=scn.method, threats=scn.threats), start=1):
+                                        method=scn.method, threats=scn.threats, seed=scn.seed,
+                                        warmup=warmup), start=1):
         check_interrupt()  # a Ctrl-C stops here, between steps (never inside compiled code)
         if (first_step + res.step) % scn.route_stride == 0:
             routes_sink.write(batcher.batch(res))
@@ -116,7 +118,8 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
     """Simulate ``scn`` in this process; with ``out_dir``, write ``routes.parquet``,
     ``path_changes.parquet``, ``nodes.parquet``, ``sites.parquet`` and ``summary.json`` there
     (each atomically; nothing is left behind if the run fails)."""
-    stats = PairStats(scn.pairs, scn.network.ground.names, scn.modes)
+    stats = PairStats(scn.pairs, scn.network.ground.names, scn.modes,
+                      modelled=scn.network.access_delay is not None)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +160,7 @@ def _write_table(table: pa.Table, path: Path) -> None:
 
 def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
     net = scn.network
-    return {
+    out = {
         "leosim_version": leosim.__version__,
         "scenario": scn.name,
         "source": scn.source,
@@ -176,6 +179,40 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
                                    if c and n},
         },
         "threats": [e.describe() for e in scn.threats.effects] if scn.threats else [],
+        "terminal_policy": net.rules.terminal_policy,
+        "terminal_to_terminal": {m: ("via_pop" if m in net.via_pop_modes else "direct")
+                                 for m in scn.modes},
+        "latency": {
+            "rtt_ms": "propagation round trip (exact geometry, speed of light)",
+            "rtt_modelled_ms": ("rtt_ms + modelled access/scheduling delay per terminal end "
+                                "(lognormal per 15 s slot, plus a slot-boundary penalty; "
+                                "docs/access.md)") if net.access_delay is not None
+            else "not modelled (no access layer)",
+            **({"access_delay": attrs.asdict(net.access_delay)}
+               if net.access_delay is not None else {}),
+        },
         "pairs": stats.table(scn.times.step_s),
         "wall_time_s": round(elapsed_s, 3),
     }
+    if scn.fleet is not None:
+        out["fleet"] = scn.fleet.counts(scn.times.epoch)
+    if net.access is not None:
+        out["access"] = {"rules": attrs.asdict(net.access),
+                         "terminals": stats.access_table(scn.times.step_s, net.ground.kinds)}
+    gw = gateway_summary(scn)
+    if gw is not None:
+        out["gateways_on_epoch"] = gw
+    return out
+
+
+def gateway_summary(scn: Scenario) -> dict | None:
+    """How many bundled gateway sites the epoch kept, dropped or kept with an unknown date."""
+    g = scn.model.ground
+    if g.gateways != "starlink" or g.gateway_dates == "ignore":
+        return None
+    from leosim.ground.gateways import gateway_date_counts
+
+    r = g.gateway_region
+    region = None if r is None else (r.lat_deg, r.lon_deg, r.radius_km)
+    return gateway_date_counts(scn.times.epoch, region, countries=g.gateway_countries,
+                               unknown_dates=g.gateway_dates)

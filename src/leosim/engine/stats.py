@@ -56,7 +56,8 @@ def _path_hashes(offsets, nodes, mult):
 class PairStats:
     """Accumulates statistics per (mode, pair) over a run."""
 
-    def __init__(self, pairs: np.ndarray, site_names: Sequence[str], modes: Sequence[str]):
+    def __init__(self, pairs: np.ndarray, site_names: Sequence[str], modes: Sequence[str], *,
+                 modelled: bool = False):
         self.pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         self.names = np.asarray(site_names, dtype=object)
         self.modes = list(modes)
@@ -81,6 +82,18 @@ class PairStats:
         self.out_inner_max = np.zeros(shape, np.int64)
         self.seen_ok = np.zeros(shape, bool)
         self.error_counts = np.zeros(7, np.int64)  # satellite-steps per sgp4 error code
+        # The modelled RTT (propagation + access delay), when the scenario models it.
+        self.modelled = bool(modelled)
+        mshape = shape if self.modelled else (0, 0)
+        self.mod_sum_ps = np.zeros(mshape, np.int64)
+        self.mod_hist = np.zeros(mshape + (_N_BINS,), np.uint32)
+        # The access layer, per (mode, site): steps served, handovers at slot boundaries and
+        # mid-slot (lost satellite), and steps without a satellite by reason (0..7).
+        n_sites = len(self.names)
+        self.acc_steps = np.zeros((len(self.modes), n_sites), np.int64)
+        self.acc_served = np.zeros((len(self.modes), n_sites), np.int64)
+        self.acc_handover = np.zeros((len(self.modes), n_sites, 3), np.int64)
+        self.acc_reason = np.zeros((len(self.modes), n_sites, 8), np.int64)
 
     def update(self, res: StepResult) -> pa.RecordBatch | None:
         """Add one step; return its path-change events (or None when there are none)."""
@@ -99,6 +112,18 @@ class PairStats:
         self.hist[m, idx, b[idx]] += 1
         if m == 0:
             self.error_counts += res.error_counts
+        if self.modelled and res.rtt_modelled_ms is not None:
+            mod0 = np.where(ok, res.rtt_modelled_ms, 0.0)
+            self.mod_sum_ps[m] += np.rint(mod0 * 1e9).astype(np.int64)
+            bm = np.minimum((mod0 / _BIN_MS).astype(np.int64), _N_BINS - 1)
+            self.mod_hist[m, idx, bm[idx]] += 1
+        if res.access is not None:
+            acc = res.access
+            self.acc_steps[m] += 1
+            self.acc_served[m] += acc.serving_sat >= 0
+            sites = np.arange(len(self.names))
+            self.acc_handover[m, sites, np.clip(acc.handover, 0, 2)] += 1
+            self.acc_reason[m, sites, np.clip(acc.reason, 0, 7)] += 1
         h = path_hashes(r.path_offsets, r.path_nodes)
         events = None
         if self._started[m]:
@@ -144,8 +169,10 @@ class PairStats:
         self._prev_rtt[m] = r.rtt_ms
         self._prev_hops[m] = r.hops.astype(np.int16)
 
-    _STATE = ("steps", "reachable", "rtt_sum_ps", "rtt_min", "rtt_max", "changes", "hist",
-              "error_counts", "out_lead", "out_trail", "out_inner", "out_inner_max", "seen_ok")
+    _SUMS = ("steps", "reachable", "rtt_sum_ps", "changes", "hist", "error_counts",
+             "mod_sum_ps", "mod_hist", "acc_steps", "acc_served", "acc_handover", "acc_reason")
+    _STATE = _SUMS + ("rtt_min", "rtt_max", "out_lead", "out_trail", "out_inner",
+                      "out_inner_max", "seen_ok")
 
     def merge(self, other: PairStats) -> None:
         """Add the statistics of the chunk that follows this one (same pairs and modes)."""
@@ -158,7 +185,7 @@ class PairStats:
         self.out_lead = np.where(a_never, self.out_trail + other.out_lead, self.out_lead)
         self.out_trail = np.where(b_never, self.out_trail + other.out_trail, other.out_trail)
         self.seen_ok = self.seen_ok | other.seen_ok
-        for name in ("steps", "reachable", "rtt_sum_ps", "changes", "hist", "error_counts"):
+        for name in self._SUMS:
             getattr(self, name).__iadd__(getattr(other, name))
         np.minimum(self.rtt_min, other.rtt_min, out=self.rtt_min)
         np.maximum(self.rtt_max, other.rtt_max, out=self.rtt_max)
@@ -185,11 +212,12 @@ class PairStats:
         ]
         return pa.RecordBatch.from_arrays(cols, schema=CHANGES_SCHEMA)
 
-    def percentile_ms(self, q: float) -> np.ndarray:
+    def percentile_ms(self, q: float, *, modelled: bool = False) -> np.ndarray:
         """``q``-th percentile per (mode, pair), defined as NumPy's default (linear interpolation
         between the order statistics around rank ``(n - 1) q / 100``), each order statistic
-        taken as the centre of its 0.5 ms bin: within 0.25 ms of the exact value."""
-        cum = np.cumsum(self.hist, axis=-1)
+        taken as the centre of its 0.5 ms bin: within 0.25 ms of the exact value. With
+        ``modelled``, of the modelled RTT."""
+        cum = np.cumsum(self.mod_hist if modelled else self.hist, axis=-1)
         total = cum[..., -1].astype(np.int64)
         pos = (np.maximum(total, 1) - 1) * (q / 100.0)
         lo = np.floor(pos).astype(np.int64)
@@ -209,6 +237,9 @@ class PairStats:
         n_out, longest = self.outages()
         p50 = np.clip(self.percentile_ms(50), lo, hi)  # a bin centre may lie outside [min, max]
         p95 = np.clip(self.percentile_ms(95), lo, hi)
+        if self.modelled:
+            mp50 = self.percentile_ms(50, modelled=True)
+            mp95 = self.percentile_ms(95, modelled=True)
         rows = []
         for m, mode in enumerate(self.modes):
             for i, (a, b) in enumerate(self.pairs):
@@ -228,6 +259,38 @@ class PairStats:
                     "rtt_p95_ms": _num(p95[m, i]),
                     "rtt_max_ms": _num(self.rtt_max[m, i]) if n_ok else None,
                     "path_changes": int(self.changes[m, i]),
+                })
+                if self.modelled:
+                    rows[-1].update({
+                        "rtt_modelled_mean_ms": (_num(self.mod_sum_ps[m, i] / 1e9 / n_ok)
+                                                 if n_ok else None),
+                        "rtt_modelled_p50_ms": _num(mp50[m, i]),
+                        "rtt_modelled_p95_ms": _num(mp95[m, i]),
+                    })
+        return rows
+
+    def access_table(self, step_s: float, kinds: Sequence[str]) -> list[dict]:
+        """Per (mode, terminal): share of steps served, handovers per hour (at slot boundaries
+        and after a lost satellite) and the steps without a satellite by reason."""
+        from leosim.access.scheduler import ACCESS_REASONS
+
+        rows = []
+        for m, mode in enumerate(self.modes):
+            for k, name in enumerate(self.names):
+                n = int(self.acc_steps[m, k])
+                if not n or kinds[k] != "terminal":
+                    continue
+                hours = n * step_s / 3600.0
+                rows.append({
+                    "mode": mode, "terminal": str(name), "steps": n,
+                    "served": int(self.acc_served[m, k]) / n,
+                    "handovers_per_hour": round(int(self.acc_handover[m, k, 1:].sum()) / hours,
+                                                3),
+                    "handovers_at_slot_boundary": int(self.acc_handover[m, k, 1]),
+                    "handovers_lost_satellite": int(self.acc_handover[m, k, 2]),
+                    "unserved_steps_by_reason": {
+                        ACCESS_REASONS[r]: int(self.acc_reason[m, k, r])
+                        for r in range(1, 8) if self.acc_reason[m, k, r]},
                 })
         return rows
 

@@ -8,6 +8,8 @@ mode      string          ``laser`` or ``bent_pipe``
 src, dst  string          site names; ``dst = "internet"`` for routes to the nearest PoP
 target    string          site the path ends at (the chosen PoP for internet routes)
 rtt_ms    float64         round-trip propagation delay, NaN when unreachable
+rtt_modelled_ms float64   rtt_ms + the modelled access delay (:mod:`leosim.access.delay`),
+                          NaN without an access model: latency as users measure it
 hops      int16           links on the path, -1 when unreachable
 path      list<int32>     node ids (see ``nodes.parquet``), empty when unreachable
 reason    string          empty, or why the pair is unreachable
@@ -38,6 +40,7 @@ SCHEMA = pa.schema(
         ("dst", pa.string()),
         ("target", pa.string()),
         ("rtt_ms", pa.float64()),
+        ("rtt_modelled_ms", pa.float64()),
         ("hops", pa.int16()),
         ("path", pa.list_(pa.int32())),
         ("reason", pa.string()),
@@ -86,6 +89,8 @@ class RouteBatcher:
             self._dst_names.take(pa.array(dst)),
             self._site_or_empty.take(pa.array(target)),
             pa.array(r.rtt_ms),
+            pa.array(res.rtt_modelled_ms if res.rtt_modelled_ms is not None
+                     else np.full(p, np.nan)),
             pa.array(r.hops.astype(np.int16)),
             path,
             self._reasons.take(pa.array(r.reason.astype(np.int64))),

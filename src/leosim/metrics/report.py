@@ -82,7 +82,9 @@ def terminal_report(routes: pd.DataFrame, *, nodes: pd.DataFrame | None = None,
         gateway_main_share`` (of the reachable steps), ``gateways_used, gateway_changes,
         gateway_changes_per_hour``; with internet routes: ``pop_main, pop_main_share,
         pops_used`` (missing for other routes); with ``throughput_mbps``: the columns of
-        :func:`~leosim.metrics.throughput.throughput_stats`.
+        :func:`~leosim.metrics.throughput.throughput_stats`; with ``rtt_modelled_ms`` (runs
+        with an access model): ``rtt_modelled_p50_ms, rtt_modelled_p95_ms,
+        rtt_modelled_mean_ms``.
 
     Examples
     --------
@@ -122,6 +124,12 @@ def terminal_report(routes: pd.DataFrame, *, nodes: pd.DataFrame | None = None,
         out["pops_used"] = out["pops_used"].where(~is_internet, out["pops_used"].fillna(0))
     if "throughput_mbps" in routes.columns:
         out = _join(out, _throughput(routes, g, THROUGHPUT_PERCENTILES))
+    if "rtt_modelled_ms" in routes.columns:  # propagation + modelled access delay
+        mod = routes["rtt_modelled_ms"].to_numpy(dtype=float, na_value=np.nan)
+        if np.isfinite(mod).any():
+            st = _stats(g, mod, "rtt_modelled", "_ms", (50, 95))
+            out = _join(out, st[[*PAIR, "rtt_modelled_p50_ms", "rtt_modelled_p95_ms",
+                                 "rtt_modelled_mean_ms"]])
     return out
 
 

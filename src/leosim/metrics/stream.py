@@ -715,15 +715,16 @@ def _report(rf: RouteFile, sites, step_s, percentiles, outage_bins_s, extras) ->
         raise NotTimeOrdered("no time step: use the whole-table computation")
     use_sat, use_gw = "path" in cols, "gateway" in cols
     has_target, has_tp = "target" in cols, "throughput_mbps" in cols
+    has_mod = "rtt_modelled_ms" in cols
     stretch = _Stretch(sites, rf.sites) if sites is not None else None
     # Value columns: rtt, [stretch], [throughput]
-    n_vals = 1 + (stretch is not None) + has_tp
+    n_vals = 1 + (stretch is not None) + has_tp + has_mod
     edges = np.asarray(outage_bins_s, dtype=float)
     st = _State(n_vals, len(edges) - 1)
     gw_labels, pop_labels = _Labels(), _Labels()
     gw_counts, pop_counts = _Counts(), _Counts()
-    read = ["time_s", "rtt_ms"] + [c for c in ("target", "throughput_mbps", "gateway", "path")
-                                   if c in cols]
+    read = ["time_s", "rtt_ms"] + [c for c in ("target", "throughput_mbps", "gateway", "path",
+                                               "rtt_modelled_ms") if c in cols]
 
     def values(batch, pid):
         rtt = _floats(batch, "rtt_ms")
@@ -732,6 +733,8 @@ def _report(rf: RouteFile, sites, step_s, percentiles, outage_bins_s, extras) ->
             out.append(_stretch_of(batch, rtt))
         if has_tp:
             out.append(_floats(batch, "throughput_mbps"))
+        if has_mod:
+            out.append(_floats(batch, "rtt_modelled_ms"))
         return np.column_stack(out)
 
     def _stretch_of(batch, rtt):
@@ -776,7 +779,8 @@ def _report(rf: RouteFile, sites, step_s, percentiles, outage_bins_s, extras) ->
     keys = rf.keys()
 
     def source():
-        for pid, batch in rf.batches(["rtt_ms"] + [c for c in ("target", "throughput_mbps")
+        for pid, batch in rf.batches(["rtt_ms"] + [c for c in ("target", "throughput_mbps",
+                                                                "rtt_modelled_ms")
                                                    if c in cols]):
             yield pid, values(batch, pid)
 
@@ -785,6 +789,8 @@ def _report(rf: RouteFile, sites, step_s, percentiles, outage_bins_s, extras) ->
         qs.append([0, 50, 95, 100])
     if has_tp:
         qs.append(list(THROUGHPUT_PERCENTILES))
+    if has_mod:
+        qs.append([50, 95])
     quant = stream_group_quantiles(source, st.v_n[:n], st.v_min[:n], st.v_max[:n], qs)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(st.v_n[:n] > 0, st.v_sum[:n] / np.maximum(st.v_n[:n], 1), np.nan)
@@ -840,6 +846,11 @@ def _report(rf: RouteFile, sites, step_s, percentiles, outage_bins_s, extras) ->
             out[f"throughput_p{p:g}_mbps"] = q[:, i]
         out["throughput_mean_mbps"] = mean[:, c]
         out["throughput_mean_all_mbps"] = mean_all[:, c]
+        c += 1
+    if has_mod and (st.v_n[:n, c] > 0).any():  # propagation + modelled access delay
+        q = quant[c]
+        out["rtt_modelled_p50_ms"], out["rtt_modelled_p95_ms"] = q[:, 0], q[:, 1]
+        out["rtt_modelled_mean_ms"] = mean[:, c]
     if extras is not None:
         extras.update(outage_bins=st.dur_bins[:n].copy(), t0=t0, t_last=t_last, step_s=step_s,
                       keys=keys)

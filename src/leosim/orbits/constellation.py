@@ -56,6 +56,11 @@ class Constellation(ABC):
     def slot(self) -> np.ndarray:
         return np.full(self.n_sats, -1, dtype=np.int32)
 
+    def inertial_state_km(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inertial positions (km) and velocities (km/s) at ``epoch + t_s`` (the laser mesh
+        reads orbit planes from them); ``(N, 3)`` each for a scalar ``t_s``."""
+        raise NotImplementedError(f"{type(self).__name__} has no inertial states")
+
     @abstractmethod
     def propagate(self, t_s: float | np.ndarray) -> SatelliteStates:
         """Positions of all satellites at ``epoch + t_s`` in the Earth-fixed frame."""

@@ -516,6 +516,27 @@ def _threats(data: RunData) -> str:
             f"</table></div>{note}")
 
 
+def _sensitivity(data: RunData) -> str:
+    """The sensitivity table and chart, when the run made ``sensitivity.csv``."""
+    path = data.out_dir / "sensitivity.csv"
+    if not path.is_file():
+        return ""
+    import pandas as pd
+
+    from leosim.report.sensitivity import sensitivity_figure
+    from leosim.scenario.sensitivity import format_table
+
+    df = pd.read_csv(path, keep_default_na=True)
+    svg = figure_svg(sensitivity_figure(df), "fig-sensitivity")
+    return ('<section id="sensitivity"><h2>Sensitivity: how the answer depends on each '
+            'assumption</h2><p class="note">Each row changes one assumption of the baseline '
+            '(docs/sensitivity.md); the baseline\'s modes are the laser bounds (bent_pipe: no '
+            'lasers, laser: every satellite fitted).</p>'
+            f'<div class="scroll"><pre>{_e(format_table(df))}</pre></div>'
+            f"<figure>{svg}<figcaption>Change from the baseline per variant.</figcaption>"
+            "</figure></section>")
+
+
 def render_html(data: RunData, *, time_s: float | None = None) -> str:
     """The report page as a string (see :func:`write_report`)."""
     s = data.summary
@@ -548,12 +569,14 @@ def render_html(data: RunData, *, time_s: float | None = None) -> str:
 <h1>{_e(name)}</h1>
 <p class="sub">leosim {_e(s.get("leosim_version", leosim.__version__))} report of
 <code>{_e(data.out_dir.name)}</code>. RTT is the round-trip propagation delay (no queueing or
-processing delay).</p>
+processing delay); where the run models Starlink's access layer, the modelled RTT adds the
+access and scheduling delay users measure (labelled "modelled").</p>
 <nav>{"".join(nav)}</nav>
 <h2>Run</h2>{_facts(s)}
 <h2>Results per pair</h2>{_summary_table(data)}
 <h2>Threats</h2>{_threats(data)}
 {"".join(parts)}
+{_sensitivity(data)}
 <footer>Generated {generated} by leosim {_e(leosim.__version__)}. Self-contained: no scripts and
 no external files. Coastlines: Natural Earth 1:110m (public domain).</footer>
 </main></body></html>

@@ -42,6 +42,8 @@ class Topology:
         Sites allowed to relay traffic satellite -> site -> satellite (gateways with ground relays).
     gsl_capacity_mbps : ndarray (L,) or None
         Downlink capacity of each ground link (link budget), when computed.
+    jammed_sites : ndarray (M,) bool or None
+        Sites that had satellites in view but lost every link to a jammer at this step.
     """
 
     n_sats: int
@@ -52,6 +54,7 @@ class Topology:
     fibre: FibreLinks
     relay: np.ndarray
     gsl_capacity_mbps: np.ndarray | None = None
+    jammed_sites: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:

@@ -28,6 +28,11 @@ REASON_DST_NO_SATELLITE = 2
 REASON_NO_PATH = 3
 REASON_NO_POP = 4
 REASON_SITE_DESTROYED = 5
+REASON_JAMMED = 6
+REASON_NONE_IN_FOV = 7
+REASON_GSO_EXCLUSION = 8
+REASON_NO_ROUTE_TO_GATEWAY = 9
+REASON_WAITING_FOR_SLOT = 10
 REASONS = {
     REASON_OK: "",
     REASON_SRC_NO_SATELLITE: "source has no satellite in view",
@@ -35,6 +40,11 @@ REASONS = {
     REASON_NO_PATH: "no path through the network",
     REASON_NO_POP: "no point of presence reachable",
     REASON_SITE_DESTROYED: "site destroyed",
+    REASON_JAMMED: "jammed",
+    REASON_NONE_IN_FOV: "no satellite in the terminal's field of view",
+    REASON_GSO_EXCLUSION: "every satellite in view is in the GSO-arc exclusion zone",
+    REASON_NO_ROUTE_TO_GATEWAY: "no satellite in view has a route to a gateway",
+    REASON_WAITING_FOR_SLOT: "lost its satellite; waiting for the next 15 s slot",
 }
 
 
@@ -232,3 +242,24 @@ def _empty_routes() -> Routes:
     e = np.empty(0, dtype=np.int64)
     return Routes(e, e, e, np.empty(0), e, np.zeros(1, dtype=np.int64),
                   np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int8))
+
+
+def take_routes(routes: Routes, idx: np.ndarray) -> Routes:
+    """The routes of rows ``idx`` (in that order), paths included."""
+    idx = np.asarray(idx, dtype=np.int64)
+    lengths = np.diff(routes.path_offsets)[idx]
+    offsets = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    starts = routes.path_offsets[:-1][idx]
+    gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+    return Routes(routes.src[idx], routes.dst[idx], routes.target[idx], routes.rtt_ms[idx],
+                  routes.hops[idx], offsets, routes.path_nodes[gather], routes.reason[idx])
+
+
+def concat_routes(a: Routes, b: Routes) -> Routes:
+    """The rows of ``a`` followed by those of ``b``."""
+    offsets = np.concatenate([a.path_offsets, a.path_offsets[-1] + b.path_offsets[1:]])
+    return Routes(*(np.concatenate([getattr(a, f), getattr(b, f)])
+                    for f in ("src", "dst", "target", "rtt_ms", "hops")),
+                  offsets, np.concatenate([a.path_nodes, b.path_nodes]),
+                  np.concatenate([a.reason, b.reason]))

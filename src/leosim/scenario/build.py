@@ -16,6 +16,7 @@ from leosim.io.safe_read import UnreadableFileError
 from leosim.links.fibre import FibreLinks, auto_fibre_pairs, fibre_links
 from leosim.links.isl import plus_grid_pairs, read_isl_pairs
 from leosim.orbits.constellation import Constellation
+from leosim.orbits.fleet import FleetAttributes
 from leosim.orbits.presets import get_preset
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
 from leosim.routing.shortest import INTERNET
@@ -45,6 +46,8 @@ class Scenario:
     route_stride: int = 1  # route rows written every this many steps (statistics: every step)
     #: ``(key, absolute path)`` of every input file read (see :mod:`leosim.scenario.fingerprint`)
     inputs: tuple[tuple[str, str], ...] = ()
+    #: Per-satellite version, lasers and status (:mod:`leosim.orbits.fleet`), when known
+    fleet: FleetAttributes | None = None
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -73,7 +76,10 @@ def build_constellation(model: ScenarioModel, base: Path, source: str) -> Conste
     epoch_text = model.scenario.epoch
     try:
         if c.preset is not None:
-            return get_preset(c.preset).build(parse_epoch(epoch_text or DEFAULT_EPOCH))
+            preset = get_preset(c.preset)
+            if epoch_text:
+                return preset.build(parse_epoch(epoch_text))
+            return preset.build(preset.default_epoch or parse_epoch(DEFAULT_EPOCH))
         if c.shells is not None:
             shells = []
             for i, s in enumerate(c.shells):
@@ -115,7 +121,9 @@ def _site_from_spec(spec: SiteSpec) -> Site:
                    min_elevation_deg=spec.min_elevation_deg, country=spec.country or "")
 
 
-def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
+def build_ground(model: ScenarioModel, source: str, epoch=None) -> GroundSegment:
+    """The ground segment; with ``epoch``, only the bundled gateways in service then
+    (``ground.gateway_dates``)."""
     g = model.ground
     sites: list[Site] = []
     for i, name in enumerate(g.cities):
@@ -150,7 +158,11 @@ def build_ground(model: ScenarioModel, source: str) -> GroundSegment:
         if value == "starlink":
             region = None if g.gateway_region is None else (
                 g.gateway_region.lat_deg, g.gateway_region.lon_deg, g.gateway_region.radius_km)
-            pool = loader(region, countries=g.gateway_countries)
+            if kind == "gateway" and g.gateway_dates != "ignore":
+                pool = loader(region, countries=g.gateway_countries, on_date=epoch,
+                              unknown_dates=g.gateway_dates)
+            else:
+                pool = loader(region, countries=g.gateway_countries)
             bad = {c.upper() for c in g.gateways_exclude_countries}
             prefix = "GW_" if kind == "gateway" else ""  # PoP names already read "PoP_<city>"
             sites.extend(attrs.evolve(s, name=prefix + s.name) for s in pool
@@ -265,29 +277,26 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
         check_run_size(scn, source)
         return attrs.evolve(scn, inputs=input_files(model, base))
     constellation = build_constellation(model, base, source)
-    ground = build_ground(model, source)
+    ground = build_ground(model, source, constellation.epoch)
     lk = model.links
-    if lk.isl == "plus_grid":
-        try:
-            isl = plus_grid_pairs(constellation)
-        except InputError as exc:
-            raise _err(source, "links.isl", exc) from None
-    elif lk.isl == "file":
-        try:
-            isl = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
-        except UnreadableFileError as exc:
-            raise _file_error(source, "links.isl_file", exc) from None
-    else:
-        isl = np.empty((0, 2), dtype=np.int64)
+    fleet = build_fleet(model, constellation, source)
+    isl, isl_modes = build_lasers(model, constellation, fleet, base, source)
+    policy = lk.terminal_policy or default_terminal_policy(model)
     rules = LinkRules(
         gsl_rule=lk.gsl_rule,
         min_elevation_deg=lk.min_elevation_deg,
         max_gsl_range_km=lk.max_gsl_range_km or float("inf"),
-        terminal_policy=lk.terminal_policy,
+        terminal_policy=policy,
         max_isl_km=lk.max_isl_km,
         ground_relay=lk.ground_relay,
     )
-    network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules)
+    access, delay = build_access(model, policy, source)
+    network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules,
+                      serving=None if fleet is None else fleet.operational,
+                      isl_modes=isl_modes, access=access, access_delay=delay,
+                      via_pop_modes=via_pop_modes(model, policy,
+                                                  bool(len(ground.of_kind("pop"))), source),
+                      pop_route_factor=lk.fibre_route_factor)
     sc = model.scenario
     times = TimeGrid(constellation.epoch, sc.duration_s, sc.step_s)
     from leosim.scenario.threats import build_threats
@@ -302,9 +311,164 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
             hint='add a [[threats]] entry with type = "satellite_loss" and give its index')
     scn = Scenario(sc.name, network, times, build_pairs(model, ground, source),
                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
-                   threats, route_stride(model, source), input_files(model, base))
+                   threats, route_stride(model, source), input_files(model, base), fleet)
     check_run_size(scn, source)  # steps x routes x modes and the memory estimate, before a run
     return scn
+
+
+def default_terminal_policy(model: ScenarioModel) -> str:
+    """Starlink presets get Starlink's scheduler; everything else Hypatia's ``lowest_delay``."""
+    preset = (model.constellation.preset or "").strip().lower()
+    return "scheduler" if preset.startswith("starlink") else "lowest_delay"
+
+
+def via_pop_modes(model: ScenarioModel, policy: str, has_pops: bool = True,
+                  source: str = "<scenario>") -> frozenset:
+    """Modes whose terminal pairs travel through their PoPs (``routing.terminal_to_terminal``;
+    ``"auto"`` in a scenario without points of presence: none)."""
+    rule = model.routing.terminal_to_terminal
+    modes = set(model.scenario.modes)
+    if rule == "via_pop":
+        if not has_pops:
+            raise ScenarioError(
+                'terminal_to_terminal = "via_pop" needs points of presence', source=source,
+                where="routing.terminal_to_terminal",
+                hint='add pops = "starlink" (or sites with kind = "pop") to [ground], or use '
+                     '"direct"')
+        return frozenset(modes)
+    if not has_pops:
+        return frozenset()
+    if rule == "direct":
+        return frozenset()
+    auto = {"bent_pipe", "as_flown"} | ({"laser"} if policy == "scheduler" else set())
+    return frozenset(modes & auto)
+
+
+def build_fleet(model: ScenarioModel, constellation: Constellation,
+                source: str) -> FleetAttributes | None:
+    """Per-satellite version, lasers and status: from the launch table for element sets, from
+    ``laser_fraction`` / ``laser_planes`` for Walker shells (all fitted by default)."""
+    c = model.constellation
+    walker = isinstance(constellation, WalkerConstellation)
+    if not walker:
+        if c.laser_fraction is not None or c.laser_planes is not None:
+            raise ScenarioError(
+                "laser_fraction and laser_planes apply to Walker shells; element sets take "
+                "their lasers from the launch table", source=source,
+                where="constellation.laser_fraction" if c.laser_fraction is not None
+                else "constellation.laser_planes",
+                hint="remove the key (docs/fleet.md explains the launch table)")
+        attrs_of = getattr(constellation, "fleet_attributes", None)
+        return attrs_of() if attrs_of is not None else None
+    planes = None
+    if c.laser_planes is not None:
+        names = [sh.name for sh in constellation.shells]
+        planes = []
+        for i, spec in enumerate(c.laser_planes):
+            if spec.shell not in names:
+                raise ScenarioError(f"no shell called {spec.shell!r}", source=source,
+                                    where=f"constellation.laser_planes[{i}].shell",
+                                    hint="use one of: " + ", ".join(names))
+            k = names.index(spec.shell)
+            if spec.plane >= constellation.shells[k].planes:
+                raise ScenarioError(
+                    f"shell {spec.shell!r} has planes 0..{constellation.shells[k].planes - 1}",
+                    source=source, where=f"constellation.laser_planes[{i}].plane")
+            planes.append((k, spec.plane))
+    return FleetAttributes.walker(constellation, laser_fraction=(
+        1.0 if c.laser_fraction is None else c.laser_fraction), laser_planes=planes,
+        seed=model.scenario.seed)
+
+
+def build_lasers(model: ScenarioModel, constellation: Constellation,
+                 fleet: FleetAttributes | None, base: Path,
+                 source: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Candidate laser links (the union over modes) and each mode's mask over them.
+
+    ``laser`` (every satellite fitted) uses the whole mesh; ``as_flown`` only links whose ends
+    both carry lasers in use at the epoch: +Grid (Walker) or the automatic mesh (element sets)
+    among the fitted satellites alone.
+    """
+    lk = model.links
+    kind = lk.isl
+    walker = isinstance(constellation, WalkerConstellation)
+    if kind == "auto":
+        kind = "plus_grid" if walker else "mesh"
+    if kind == "none":
+        return np.empty((0, 2), dtype=np.int64), {}
+    if kind == "file":
+        try:
+            pairs = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
+        except UnreadableFileError as exc:
+            raise _file_error(source, "links.isl_file", exc) from None
+        if fleet is None:
+            return pairs, {}
+        fitted = fleet.lasers_at(constellation.epoch)
+        return pairs, {"as_flown": fitted[pairs[:, 0]] & fitted[pairs[:, 1]]}
+    if kind == "plus_grid":
+        try:
+            full = plus_grid_pairs(constellation)
+        except InputError as exc:
+            raise _err(source, "links.isl", exc) from None
+        fitted = None if fleet is None else fleet.lasers_at(constellation.epoch)
+        if fitted is None or fitted.all():
+            return full, {}
+        flown = fleet_mesh(constellation, fitted, fleet.laser_terminals, lk.max_isl_km)
+    else:
+        every = fleet.operational if fleet is not None else np.ones(constellation.n_sats, bool)
+        four = np.full(constellation.n_sats, 4, dtype=np.int64)
+        full = fleet_mesh(constellation, every, four, lk.max_isl_km, fleet)
+        fitted = (fleet.lasers_at(constellation.epoch) if fleet is not None
+                  else np.zeros(constellation.n_sats, bool))
+        flown = fleet_mesh(constellation, fitted, np.asarray(fleet.laser_terminals, np.int64)
+                           if fleet is not None else four, lk.max_isl_km, fleet)
+    union = np.unique(np.concatenate([full, flown]), axis=0)
+    return union, {"laser": _rows_in(union, full), "as_flown": _rows_in(union, flown)}
+
+
+def _rows_in(union: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Mask over ``union`` of its rows that are in ``pairs`` (both sorted ``a < b`` pairs)."""
+    key = union[:, 0] * (1 << 32) + union[:, 1]
+    return np.isin(key, pairs[:, 0] * (1 << 32) + pairs[:, 1])
+
+
+def fleet_mesh(constellation: Constellation, fitted: np.ndarray, terminals: np.ndarray,
+               max_isl_km: float, fleet: FleetAttributes | None = None) -> np.ndarray:
+    """The automatic laser mesh (:mod:`leosim.links.laser_mesh`) among ``fitted`` satellites at
+    the epoch: planes from the orbit normals, shells from the fleet's target shells (Walker: its
+    shells)."""
+    from leosim.links.laser_mesh import infer_planes, mesh_pairs
+
+    r, v = constellation.inertial_state_km(0.0)
+    if fleet is not None and not isinstance(constellation, WalkerConstellation):
+        _, group = np.unique(np.asarray(fleet.target_shell, dtype=str), return_inverse=True)
+        group = np.where(np.asarray(fleet.target_shell, dtype=str) == "", -1, group)
+    else:
+        group = np.asarray(constellation.shell, dtype=np.int64)
+    group = np.where(fitted, group, -1)
+    structure = infer_planes(r, v, group)
+    return mesh_pairs(structure, fitted, terminals, r_km=r, max_isl_km=max_isl_km)
+
+
+def build_access(model: ScenarioModel, policy: str, source: str):
+    """Starlink's access layer and its modelled delay (None, None outside the scheduler)."""
+    if policy != "scheduler":
+        return None, None
+    from leosim.access.delay import AccessDelay
+    from leosim.access.scheduler import AccessRules
+
+    a = model.access
+    given = {k: v for k, v in a.model_dump().items() if v is not None}
+    delay_keys = {"access_delay_median_ms": "median_ms", "access_delay_sigma": "sigma",
+                  "slot_boundary_penalty_ms": "slot_boundary_penalty_ms"}
+    delay_args = {delay_keys[k]: given.pop(k) for k in list(given) if k in delay_keys}
+    given["offset_s"] = given.pop("slot_offset_s")
+    try:
+        rules = AccessRules(**given)
+        delay = AccessDelay(**delay_args)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(str(exc), source=source, where="access") from None
+    return rules, delay
 
 
 def route_stride(model: ScenarioModel, source: str) -> int:

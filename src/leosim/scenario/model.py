@@ -6,7 +6,7 @@ The reference of every key is ``docs/scenario.md``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
@@ -30,8 +30,8 @@ class ScenarioSection(_Strict):
     duration_s: Float = Field(60.0, gt=0, le=400 * 86400)
     step_s: Float = Field(1.0, gt=0)
     seed: Int = Field(0, ge=0, le=2**63 - 1)
-    modes: list[Literal["laser", "bent_pipe"]] = Field(default_factory=lambda: ["laser"],
-                                                       min_length=1)
+    modes: list[Literal["laser", "bent_pipe", "as_flown"]] = Field(
+        default_factory=lambda: ["laser"], min_length=1)
 
     @field_validator("epoch")
     @classmethod
@@ -69,6 +69,11 @@ class ShellSpec(_Strict):
     raan0_deg: Float = 0.0
 
 
+class PlaneSpec(_Strict):
+    shell: Str
+    plane: Int = Field(ge=0)
+
+
 class ConstellationSection(_Strict):
     preset: Str | None = None
     shells: list[ShellSpec] | None = Field(None, min_length=1)
@@ -76,6 +81,9 @@ class ConstellationSection(_Strict):
     omm_file: Str | None = None
     hypatia_dir: Str | None = None
     interpolate_s: Float = Field(60.0, ge=0, le=600)
+    # Which satellites carry lasers (Walker shells; element sets take it from the launch table).
+    laser_fraction: Float | None = Field(None, ge=0, le=1)
+    laser_planes: list[PlaneSpec] | None = None
     earth_frame: Literal["ut1", "hypatia"] = "ut1"  # "hypatia": PyEphem's (docs/hypatia.md)
 
     @model_validator(mode="after")
@@ -87,6 +95,8 @@ class ConstellationSection(_Strict):
                 "give exactly one of preset, shells, tle_file, omm_file, hypatia_dir"
                 + (f" (got {', '.join(given)})" if given else " (got none)")
             )
+        if self.laser_fraction is not None and self.laser_planes is not None:
+            raise ValueError("give laser_fraction or laser_planes, not both")
         if self.earth_frame != "ut1" and self.hypatia_dir is None:
             raise ValueError('earth_frame = "hypatia" needs hypatia_dir (docs/hypatia.md)')
         n_sats = sum(s.planes * s.sats_per_plane for s in self.shells or ())
@@ -102,8 +112,10 @@ class LinksSection(_Strict):
     gsl_rule: Literal["elevation", "distance"] = "elevation"
     min_elevation_deg: Float = Field(25.0, ge=0, lt=90)
     max_gsl_range_km: Float | None = Field(None, gt=0)
-    terminal_policy: Literal["lowest_delay", "best_elevation"] = "lowest_delay"
-    isl: Literal["plus_grid", "none", "file"] = "plus_grid"
+    # None: "scheduler" for Starlink presets, else "lowest_delay" (docs/access.md)
+    terminal_policy: Literal["scheduler", "lowest_delay", "best_elevation"] | None = None
+    # "auto": +Grid for Walker shells, the automatic mesh for element sets (docs/fleet.md)
+    isl: Literal["auto", "plus_grid", "none", "file"] = "auto"
     isl_file: Str | None = None
     max_isl_km: Float = Field(5014.0, gt=0)
     ground_relay: Bool = True
@@ -157,13 +169,39 @@ class GroundSection(_Strict):
     gateway_countries: list[Str] | None = None
     gateways_exclude_countries: list[Str] = Field(default_factory=list)
     gateway_region: CircleSpec | None = None
+    # Gateways on the scenario's epoch: sites not yet in service are left out; a site whose date
+    # is unknown is kept ("in_service") or left out ("exclude"); "ignore" keeps every site.
+    gateway_dates: Literal["in_service", "exclude", "ignore"] = "in_service"
     pops: Literal["starlink", "none"] | list[Str] = "none"
 
 
 class RoutingSection(_Strict):
     pairs: Literal["all", "none"] | list[tuple[Str, Str]] = "all"
+    # How terminal-to-terminal pairs travel: "via_pop" (each end's route to its PoP, joined over
+    # the terrestrial internet: Starlink), "direct" (any path, e.g. laser-only: Hypatia's model),
+    # "auto": via_pop in bent_pipe and as_flown modes and under the scheduler, else direct.
+    terminal_to_terminal: Literal["auto", "via_pop", "direct"] = "auto"
     to_internet: Literal["terminals", "none"] | list[Str] = "none"
     method: Literal["numba", "scipy"] = "numba"
+
+
+class AccessSection(_Strict):
+    """Starlink's access layer (docs/access.md); used when links.terminal_policy = "scheduler"."""
+
+    slot_s: Float = Field(15.0, gt=0, le=3600)
+    slot_offset_s: Float = Field(12.0, ge=0, le=3600)
+    fov_half_angle_deg: Float = Field(50.0, gt=0, le=90)
+    boresight_tilt_deg: Float | None = Field(None, ge=0, lt=90)
+    boresight_azimuth: Literal["poleward"] | Float = "poleward"
+    gso_exclusion_deg: Float = Field(22.0, ge=0, lt=90)
+    selection: Str | None = None
+    gateway_antennas: Int | None = Field(None, ge=1, le=1000)
+    gateway_gso_exclusion: Bool | None = None
+    on_loss: Literal["reassign", "wait"] = "reassign"
+    # modelled latency (added to the propagation RTT in rtt_modelled_ms, never to rtt_ms)
+    access_delay_median_ms: Float | None = Field(None, ge=0, le=10_000)
+    access_delay_sigma: Float | None = Field(None, ge=0, le=5)
+    slot_boundary_penalty_ms: Float | None = Field(None, ge=0, le=10_000)
 
 
 class OutputSection(_Strict):
@@ -215,11 +253,6 @@ class JamSpec(_Timed):
     pattern: Literal["isotropic", "directional"] = "isotropic"
 
 
-class PlaneSpec(_Strict):
-    shell: Str
-    plane: Int = Field(ge=0)
-
-
 class SatelliteLossSpec(_Timed):
     type: Literal["satellite_loss"]
     fraction: Float = Field(0.0, ge=0, le=1)
@@ -251,12 +284,24 @@ class MonteCarloSection(_Strict):
     confidence: Float = Field(0.95, gt=0, lt=1)
 
 
+class SensitivitySpec(_Strict):
+    """One what-if of a sensitivity table (docs/sensitivity.md): dotted keys to set, lists to
+    extend; applied to the scenario file's own tables before validation."""
+
+    name: Str
+    note: Str = ""
+    set: dict[Str, Any] = Field(default_factory=dict)
+    append: dict[Str, Any] = Field(default_factory=dict)
+
+
 class ScenarioModel(_Strict):
     scenario: ScenarioSection = Field(default_factory=ScenarioSection)
     constellation: ConstellationSection
     links: LinksSection = Field(default_factory=LinksSection)
     ground: GroundSection = Field(default_factory=GroundSection)
     routing: RoutingSection = Field(default_factory=RoutingSection)
+    access: AccessSection = Field(default_factory=AccessSection)
     output: OutputSection = Field(default_factory=OutputSection)
     threats: list[ThreatSpec] = Field(default_factory=list)
     montecarlo: MonteCarloSection | None = None
+    sensitivity: list[SensitivitySpec] = Field(default_factory=list)

@@ -349,7 +349,8 @@ def _rows(name: str, note: str, pairs_rows: list[dict],
 def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | Path = ".",
                     source: str = "<scenario>",
                     pairs: Iterable[tuple[str, str]] | None = None,
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None,
+                    baseline_rows: list[dict] | None = None) -> pd.DataFrame:
     """Run the scenario and each variant of it, one after another; a table of the differences.
 
     Parameters
@@ -367,6 +368,8 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
         Keep only these pairs (site names; ``"internet"`` for routes to the internet).
     progress : callable, optional
         ``progress(done, total, name)`` after each run.
+    baseline_rows : list of dict, optional
+        The baseline's ``summary.json`` "pairs" rows when it has just been run (not run again).
 
     Returns
     -------
@@ -394,7 +397,9 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
     base_raw = strip_sensitivity(raw)
     wanted = None if pairs is None else {(str(a), str(b)) for a, b in pairs}
     total = 1 + len(variants)
-    rows = _rows(BASELINE, "", _run_one(base_raw, base_dir=base_dir, source=source), wanted)
+    if baseline_rows is None:
+        baseline_rows = _run_one(base_raw, base_dir=base_dir, source=source)
+    rows = _rows(BASELINE, "", baseline_rows, wanted)
     if progress is not None:
         progress(1, total, BASELINE)
     for k, v in enumerate(variants, start=2):
