@@ -144,8 +144,67 @@ def test_chunked_run_equals_one_run_with_the_scheduler(tmp_path, chunk_steps):
         np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
     assert [list(p) for p in a["path"]] == [list(p) for p in b["path"]]
     assert (a["reason"] == b["reason"]).all()
+    acc_b = pq.read_table(out / "access.parquet").to_pandas()
+    assert acc_b.equals(res.access.reset_index(drop=True))
     import json
 
     sb = json.loads((out / "summary.json").read_text())
     assert sb["access"] == res.summary["access"]
     assert sb["pairs"] == res.summary["pairs"]
+
+
+def test_access_rows_hold_one_satellite_per_slot_and_match_the_summary():
+    scn, res = _run()
+    acc = res.access
+    n_steps, modes, terminals = scn.times.n_steps, len(scn.modes), 3
+    assert len(acc) == n_steps * modes * terminals
+    counts = {(a["mode"], a["terminal"]): a for a in res.summary["access"]["terminals"]}
+    for (mode, term), rows in acc.groupby(["mode", "terminal"], sort=False):
+        sat = rows["satellite_node"].to_numpy()
+        boundary = rows["slot_boundary"].to_numpy()
+        hand = rows["handover"].to_numpy()
+        changed = (sat[1:] != sat[:-1]) & (sat[1:] >= 0) & (sat[:-1] >= 0)
+        # a satellite changes only at a slot boundary, or mid-slot when the old one was lost
+        assert ((boundary[1:] & (hand[1:] == "slot boundary"))
+                | (hand[1:] == "lost satellite"))[changed].all()
+        assert (hand[1:][~changed] == "").all()
+        c = counts[(mode, term)]
+        assert (hand == "slot boundary").sum() == c["handovers_at_slot_boundary"]
+        assert (hand == "lost satellite").sum() == c["handovers_lost_satellite"]
+        assert (sat >= 0).mean() == pytest.approx(c["served"])
+        assert ((sat >= 0) == (rows["reason"] == "")).all()
+    # slot boundaries at :12, :27, :42, :57 (epoch 12:00:00, 2 s steps: t = 12, 28, 42, 58...)
+    first = acc[(acc["mode"] == "as_flown") & (acc["terminal"] == "Mariupol")]
+    t = first.loc[first["slot_boundary"], "time_s"].tolist()
+    assert t == [0.0, 12.0, 28.0]
+
+
+def test_real_fleet_mesh_is_repaired_around_lost_satellites():
+    # Element sets get a LaserMesh: a lost satellite's neighbours re-link to other fitted
+    # satellites of the same shell within range (oracle: the base links that survive, plus new
+    # links only between satellites that lost one), never to a dead or unfitted satellite.
+    from leosim.threats.timeline import ThreatState
+
+    scn, _ = _run()
+    net = scn.network
+    fitted = scn.fleet.lasers_at(scn.times.epoch)
+    ecef = net.constellation.propagate(0.0).ecef_km
+    base = net.topology(ecef, mode="as_flown").isl_pairs
+    deg = np.bincount(base.ravel(), minlength=net.constellation.n_sats)
+    dead = np.zeros(net.constellation.n_sats, bool)
+    dead[np.flatnonzero(deg == 4)[:10]] = True  # ten fully linked fitted satellites
+    n = len(net.ground)
+    state = ThreatState(np.zeros(n, bool), np.zeros(len(net.fibre), bool), dead,
+                        np.zeros(len(net.isl_pairs), bool), ())
+    topo = net.topology(ecef, mode="as_flown", threats=state)
+    pairs = topo.isl_pairs
+    assert not dead[pairs].any() and fitted[pairs].all()
+    key = lambda p: set(map(tuple, p.tolist()))  # noqa: E731
+    survivors = {p for p in key(base) if not dead[list(p)].any()}
+    assert survivors <= key(pairs)
+    new = key(pairs) - survivors
+    assert new  # the neighbours of the lost satellites found new partners
+    orphaned = set(np.unique(base[dead[base].any(axis=1)]).tolist()) - set(np.flatnonzero(dead))
+    assert all(a in orphaned or b in orphaned for a, b in new)  # a satellite that lost one
+    assert (np.bincount(pairs.ravel(), minlength=len(dead)) <= scn.fleet.laser_terminals).all()
+    assert (topo.isl_length_km <= net.rules.max_isl_km).all()

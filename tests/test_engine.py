@@ -27,7 +27,8 @@ from leosim.scenario.build import build_scenario
 from leosim.scenario.load import load_scenario_file
 
 C_KM_S = 299_792.458  # speed of light, km/s (SI)
-OUTPUTS = ("routes.parquet", "path_changes.parquet", "nodes.parquet", "sites.parquet",
+OUTPUTS = ("routes.parquet", "path_changes.parquet", "access.parquet", "nodes.parquet",
+           "sites.parquet",
            "summary.json", "report.csv", "report.html", "scene.czml", "viewer.json")
 
 # Small but complete: lasers and bent pipe, gateways, PoPs with fibre, internet routes, and a

@@ -62,6 +62,16 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(f"[bold]{escape(scn.name)}[/]: {net.constellation.n_sats} satellites, "
                   f"{len(net.ground)} sites, {len(scn.pairs)} routes x {len(scn.modes)} mode(s), "
                   f"{scn.times.n_steps} steps of {scn.times.step_s:g} s", highlight=False)
+        if scn.fleet is not None and scn.fleet.version[0] != "walker":
+            f = scn.fleet.counts(scn.times.epoch)
+            out.print(f"  fleet on {scn.times.epoch:%Y-%m-%d}: {f['operational']:,} serving users "
+                      f"({f['by_status']['orbit_raising']:,} raising their orbits, "
+                      f"{f['by_status']['deorbiting']:,} deorbiting), lasers in use on "
+                      f"{f['lasers_in_use']:,}", highlight=False)
+        if net.access is not None:
+            out.print(f"  access: Starlink's scheduler ({net.access.slot_s:g} s slots, GSO "
+                      f"exclusion {net.access.gso_exclusion_deg:g} deg, "
+                      f"{net.access.gateway_antennas} antennas per gateway)", highlight=False)
         for e in scn.threats.effects if scn.threats else ():
             d = e.describe()
             when = f"from t = {d['start_s']:g} s" + (
@@ -81,12 +91,15 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(f"resumed: {kept} of {total} time chunk(s) kept, {total - kept} computed",
                   highlight=False)
     _note_failed_propagations(result.summary, quiet)
-    sensitivity = None
-    if scn.model.sensitivity and with_sensitivity:
-        sensitivity = _run_sensitivity(scn, result, out_dir, quiet)
     from leosim.engine.answer import write_post_run
 
     report = write_post_run(scn, result, out_dir)  # batch by batch: any run length
+    sensitivity = None
+    if scn.model.sensitivity and with_sensitivity:
+        sensitivity = _run_sensitivity(scn, report, out_dir, quiet)
+        from leosim.report import write_report
+
+        write_report(out_dir, scenario=scn)  # again, with the sensitivity section
     if quiet:
         return
     if len(scn.modes) > 1:
@@ -105,14 +118,15 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print("[bold]sensitivity[/] (each row changes one assumption; sensitivity.csv)")
         out.print(escape(format_table(sensitivity)), highlight=False, soft_wrap=True)
     out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
-              f"path_changes.parquet, nodes.parquet, sites.parquet, summary.json, report.csv, "
+              f"path_changes.parquet, access.parquet, nodes.parquet, sites.parquet, summary.json, "
+              f"report.csv, "
               f"scene.czml for `leosim view`) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
 
 
-def _run_sensitivity(scn, result, out_dir: Path, quiet: bool):
-    """Run the scenario's ``[[sensitivity]]`` what-ifs (the baseline is the run just made);
-    write ``sensitivity.csv``; return the table."""
+def _run_sensitivity(scn, report, out_dir: Path, quiet: bool):
+    """Run the scenario's ``[[sensitivity]]`` what-ifs (the baseline is the run just made, its
+    ``report.csv`` rows); write ``sensitivity.csv``; return the table."""
     from leosim.engine.sweep import read_scenario_data
     from leosim.scenario.sensitivity import (
         run_sensitivity,
@@ -128,7 +142,7 @@ def _run_sensitivity(scn, result, out_dir: Path, quiet: bool):
                   transient=True) as bar:
         task = bar.add_task("", total=len(variants) + 1)
         df = run_sensitivity(raw, variants, base_dir=path.parent, source=str(path),
-                             baseline_rows=result.summary["pairs"],
+                             baseline_rows=report.to_dict("records"),
                              progress=lambda d, t, name: bar.update(task, completed=d,
                                                                     description=name))
     write_sensitivity_csv(df, out_dir / "sensitivity.csv")

@@ -42,7 +42,7 @@ from leosim.engine.simulate import access_warmup, simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.errors import InputError, RunInterrupted
 from leosim.io.atomic import atomic_write_json, partial_path
-from leosim.io.routes import SCHEMA, ParquetSink, parquet_writer
+from leosim.io.routes import ACCESS_SCHEMA, SCHEMA, ParquetSink, parquet_writer
 from leosim.scenario.build import Scenario
 from leosim.scenario.fingerprint import fingerprint_difference, scenario_fingerprint
 
@@ -85,14 +85,18 @@ def run_chunk(scn: Scenario, k: int, start: int, stop: int, parts: Path) -> int:
             stats.prime(res)
     routes = ParquetSink(_part(parts, k, "routes.parquet"))
     changes = ParquetSink(_part(parts, k, "changes.parquet"), CHANGES_SCHEMA)
+    access = ParquetSink(_part(parts, k, "access.parquet"), ACCESS_SCHEMA)
     try:
-        stream(scn, offsets[start:stop], stats, routes, changes, first_step=start)
+        stream(scn, offsets[start:stop], stats, routes, changes, first_step=start,
+               access_sink=access)
     except BaseException:
         routes.abort()
         changes.abort()
+        access.abort()
         raise
     routes.close()
     changes.close()
+    access.close()
     final = _part(parts, k, "stats.npz")
     tmp = final.with_name(f".{final.name}.tmp.npz")
     np.savez(tmp, **stats.state())
@@ -156,7 +160,8 @@ class _Assembler:
     row group at a time. The files stay ``.partial`` until :meth:`finish`."""
 
     _FILES = (("routes.parquet", "routes.parquet", SCHEMA),
-              ("path_changes.parquet", "changes.parquet", CHANGES_SCHEMA))
+              ("path_changes.parquet", "changes.parquet", CHANGES_SCHEMA),
+              ("access.parquet", "access.parquet", ACCESS_SCHEMA))
 
     def __init__(self, out: Path, parts: Path, n_chunks: int) -> None:
         self.out, self.parts, self.n_chunks = out, parts, n_chunks
@@ -197,7 +202,7 @@ class _Assembler:
 
 
 #: Version of the chunk files' layout (stats.npz fields); a plan of another layout is not resumed.
-CHUNK_FORMAT = 3  # 2: outage runs in the statistics; 3: modelled RTT and access counts
+CHUNK_FORMAT = 3  # 2: outage runs in the statistics; 3: modelled RTT, access counts and rows
 
 
 def _plan_extra(chunks: list[tuple[int, int]]) -> dict:

@@ -86,6 +86,9 @@ class Network:
     radio: RadioParams = RadioParams()
     serving: np.ndarray | None = None
     isl_modes: dict = attrs.field(factory=dict)
+    #: Mode -> :class:`leosim.links.laser_mesh.LaserMesh` (element sets): links repaired where
+    #: one breaks or a satellite is lost, instead of the fixed candidates of ``isl_modes``.
+    laser_meshes: dict = attrs.field(factory=dict)
     #: Starlink's access layer (:class:`leosim.access.scheduler.AccessRules`) when
     #: ``rules.terminal_policy == "scheduler"``; its modelled latency
     #: (:class:`leosim.access.delay.AccessDelay`) or None.
@@ -168,7 +171,15 @@ class Network:
         isl_pairs = self.isl_pairs if isl_ok is None else self.isl_pairs[isl_ok]
         if self.serving is not None and not self.serving.all():
             sat_ecef_km = np.where(self.serving[:, None], sat_ecef_km, np.nan)
-        if mode != "bent_pipe" and len(isl_pairs):
+        mesh = self.laser_meshes.get(mode)
+        if mode != "bent_pipe" and mesh is not None:
+            isl, isl_len = mesh.pairs_at(sat_ecef_km)  # NaN rows (dead, not serving): lost
+            if threats is not None and threats.dead_isl.any():
+                dead = self.isl_pairs[threats.dead_isl]
+                keep = ~np.isin(isl[:, 0] * (1 << 32) + isl[:, 1],
+                                dead[:, 0] * (1 << 32) + dead[:, 1])
+                isl, isl_len = isl[keep], isl_len[keep]
+        elif mode != "bent_pipe" and len(isl_pairs):
             length = isl_lengths_km(isl_pairs, sat_ecef_km)
             up = length <= self.rules.max_isl_km  # NaN (failed propagation) compares False
             isl, isl_len = isl_pairs[up], length[up]

@@ -18,7 +18,7 @@ from leosim.engine.simulate import access_warmup, simulate
 from leosim.engine.stats import CHANGES_SCHEMA, PairStats
 from leosim.io.atomic import atomic_write_json, partial_path
 from leosim.io.outdir import fresh_file
-from leosim.io.routes import SCHEMA, ParquetSink, RouteBatcher
+from leosim.io.routes import ACCESS_SCHEMA, SCHEMA, AccessBatcher, ParquetSink, RouteBatcher
 from leosim.scenario.build import Scenario
 
 Progress = Callable[[int, int], None]
@@ -59,6 +59,12 @@ class RunResult:
     def path_changes(self) -> pd.DataFrame:
         return self._frame("path_changes")
 
+    @property
+    def access(self) -> pd.DataFrame:
+        """The scheduler's decisions per step, mode and terminal (``access.parquet``; no rows
+        without the scheduler)."""
+        return self._frame("access")
+
 
 def nodes_table(scn: Scenario) -> pa.Table:
     """Node id -> name and kind, for reading ``path`` columns."""
@@ -92,12 +98,15 @@ class _ListSink:
 
 
 def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
-           first_step: int = 0, progress: Progress | None = None) -> None:
+           first_step: int = 0, progress: Progress | None = None, access_sink=None) -> None:
     """Simulate ``times`` of ``scn`` (``times[0]`` is step ``first_step`` of the scenario): its
     routes to ``routes_sink`` (every ``scn.route_stride``-th step of the scenario), its path
-    changes to ``changes_sink`` (anything with ``write(batch)``), its numbers into ``stats``."""
+    changes to ``changes_sink`` (anything with ``write(batch)``), the access layer's decisions
+    of every step to ``access_sink`` (optional), its numbers into ``stats``."""
     net = scn.network
     batcher = RouteBatcher(net.ground.names, net.ground.kinds, net.constellation.n_sats)
+    access = (AccessBatcher(net.ground.names, net.ground.kinds, net.constellation.sat_ids)
+              if access_sink is not None and net.access is not None else None)
     total = len(times) * len(scn.modes)
     warmup = access_warmup(net, scn.times.offsets_s, first_step)
     for done, res in enumerate(simulate(net, times, scn.pairs, modes=scn.modes,
@@ -106,6 +115,8 @@ def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
         check_interrupt()  # a Ctrl-C stops here, between steps (never inside compiled code)
         if (first_step + res.step) % scn.route_stride == 0:
             routes_sink.write(batcher.batch(res))
+        if access is not None and res.access is not None:
+            access_sink.write(access.batch(res.time_s, res.mode, res.access))
         events = stats.update(res)
         if events is not None:
             changes_sink.write(events)
@@ -116,7 +127,7 @@ def stream(scn: Scenario, times, stats: PairStats, routes_sink, changes_sink, *,
 def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
                  progress: Progress | None = None) -> RunResult:
     """Simulate ``scn`` in this process; with ``out_dir``, write ``routes.parquet``,
-    ``path_changes.parquet``, ``nodes.parquet``, ``sites.parquet`` and ``summary.json`` there
+    ``path_changes.parquet``, ``access.parquet``, ``nodes.parquet``, ``sites.parquet`` and ``summary.json`` there
     (each atomically; nothing is left behind if the run fails)."""
     stats = PairStats(scn.pairs, scn.network.ground.names, scn.modes,
                       modelled=scn.network.access_delay is not None)
@@ -125,21 +136,25 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
         out.mkdir(parents=True, exist_ok=True)
         routes_sink = ParquetSink(out / "routes.parquet")
         changes_sink = ParquetSink(out / "path_changes.parquet", CHANGES_SCHEMA)
+        access_sink = ParquetSink(out / "access.parquet", ACCESS_SCHEMA)
     else:
-        routes_sink, changes_sink = _ListSink(), _ListSink()
+        routes_sink, changes_sink, access_sink = _ListSink(), _ListSink(), _ListSink()
     t0 = time.perf_counter()
     try:
-        stream(scn, scn.times.offsets_s, stats, routes_sink, changes_sink, progress=progress)
+        stream(scn, scn.times.offsets_s, stats, routes_sink, changes_sink, progress=progress,
+               access_sink=access_sink)
     except BaseException:
         if out is not None:
             routes_sink.abort()
             changes_sink.abort()
+            access_sink.abort()
         raise
     summary = _summary(scn, stats, time.perf_counter() - t0)
     nodes = nodes_table(scn)
     if out is not None:
         routes_sink.close()
         changes_sink.close()
+        access_sink.close()
         _write_table(nodes, out / "nodes.parquet")
         _write_table(sites_table(scn), out / "sites.parquet")
         atomic_write_json(out / "summary.json", summary)
@@ -148,6 +163,7 @@ def run_scenario(scn: Scenario, out_dir: str | Path | None = None, *,
         "sites": sites_table(scn),
         "routes": pa.Table.from_batches(routes_sink.batches, schema=SCHEMA),
         "path_changes": pa.Table.from_batches(changes_sink.batches, schema=CHANGES_SCHEMA),
+        "access": pa.Table.from_batches(access_sink.batches, schema=ACCESS_SCHEMA),
     }
     return RunResult(summary, nodes.to_pandas(), None, tables)
 

@@ -239,16 +239,20 @@ _ACCESS_TO_ROUTE = np.array([0, REASON_SRC_NO_SATELLITE, REASON_NONE_IN_FOV,
 
 def _modelled_rtt(network: Network, routes: Routes, acc, t: float, seed: int,
                   is_terminal: np.ndarray) -> np.ndarray | None:
-    """Propagation RTT + each terminal end's modelled access delay (None without a model)."""
+    """Propagation RTT + each terminal end's modelled access delay (None without a model).
+    The delay is drawn per 15 s slot (the access layer's, or Starlink's default slots when the
+    terminals do not use the scheduler)."""
     model = network.access_delay
-    if model is None or acc is None:
+    if model is None:
         return None
-    from leosim.access.slots import slot_start_s
+    from leosim.access.slots import SLOT_OFFSET_S, SLOT_S, slot_index, slot_start_s
 
-    rules = network.access
-    into = t - float(slot_start_s(network.constellation.epoch, acc.slot, rules.slot_s,
-                                  rules.offset_s))
-    extra = model.modelled_extra_ms(seed, acc.slot, np.arange(len(is_terminal)), into)
+    epoch = network.constellation.epoch
+    slot_s, offset_s = ((network.access.slot_s, network.access.offset_s)
+                        if network.access is not None else (SLOT_S, SLOT_OFFSET_S))
+    slot = acc.slot if acc is not None else int(slot_index(epoch, t, slot_s, offset_s))
+    into = t - float(slot_start_s(epoch, slot, slot_s, offset_s))
+    extra = model.modelled_extra_ms(seed, slot, np.arange(len(is_terminal)), into)
     extra = np.where(is_terminal, extra, 0.0)
     dst = np.where(routes.dst >= 0, routes.dst, 0)
     add = extra[routes.src] + np.where(routes.dst >= 0, extra[dst], 0.0)

@@ -36,8 +36,8 @@ MARKER = ".leosim-output.json"
 INCOMPLETE = "INCOMPLETE.txt"
 #: Files and folders leosim writes into an output folder (the lock and marker aside).
 OUTPUT_NAMES = (
-    "routes.parquet", "path_changes.parquet", "nodes.parquet", "sites.parquet", "summary.json",
-    "report.csv", "report.html", "scene.czml", "viewer.json", INCOMPLETE, ".parts",
+    "routes.parquet", "path_changes.parquet", "access.parquet", "nodes.parquet",
+    "sites.parquet", "summary.json", "report.csv", "sensitivity.csv", "report.html", "scene.czml", "viewer.json", INCOMPLETE, ".parts",
     "draws", "draws.csv", "montecarlo.csv", "members", "grid.csv", "sweep_plan.json",
 )
 

@@ -50,6 +50,58 @@ SCHEMA = pa.schema(
 )
 
 
+#: ``access.parquet``: one row per step, mode and terminal under Starlink's scheduler (no rows
+#: otherwise): the serving satellite, why there is none, handovers and slot boundaries.
+ACCESS_SCHEMA = pa.schema(
+    [
+        ("time_s", pa.float64()),
+        ("mode", pa.string()),
+        ("terminal", pa.string()),
+        ("satellite", pa.string()),  # serving satellite's id ("" when none)
+        ("satellite_node", pa.int32()),  # its node id, -1 when none
+        ("reason", pa.string()),  # "" when served, else why not (leosim.access.ACCESS_REASONS)
+        ("handover", pa.string()),  # "", "slot boundary" or "lost satellite"
+        ("slot_boundary", pa.bool_()),  # first step of a 15 s slot (a fresh assignment)
+    ]
+)
+
+_HANDOVERS = ("", "slot boundary", "lost satellite")
+
+
+class AccessBatcher:
+    """Turn the access layer's step (:class:`leosim.access.scheduler.AccessStep`) into
+    ``access.parquet`` rows: one per terminal."""
+
+    def __init__(self, site_names: np.ndarray, site_kinds: np.ndarray,
+                 sat_ids: np.ndarray) -> None:
+        from leosim.access.scheduler import ACCESS_REASONS
+
+        self._terminals = np.flatnonzero(np.asarray(site_kinds) == "terminal")
+        self._names = pa.array([str(site_names[k]) for k in self._terminals], type=pa.string())
+        self._sats = pa.array([str(x) for x in sat_ids] + [""], type=pa.string())
+        self._n_sats = len(sat_ids)
+        codes = sorted(ACCESS_REASONS)
+        self._reasons = pa.array(["" if c == 0 else ACCESS_REASONS[c] for c in codes],
+                                 type=pa.string())
+        self._handovers = pa.array(list(_HANDOVERS), type=pa.string())
+
+    def batch(self, time_s: float, mode: str, acc) -> pa.RecordBatch:
+        k = self._terminals
+        n = len(k)
+        sat = acc.serving_sat[k]
+        cols = [
+            pa.array(np.full(n, time_s)),
+            pa.array([mode] * n, type=pa.string()),
+            self._names,
+            self._sats.take(pa.array(np.where(sat >= 0, sat, self._n_sats))),
+            pa.array(sat.astype(np.int32)),
+            self._reasons.take(pa.array(acc.reason[k].astype(np.int64))),
+            self._handovers.take(pa.array(np.clip(acc.handover[k], 0, 2).astype(np.int64))),
+            pa.array(np.full(n, bool(acc.boundary))),
+        ]
+        return pa.RecordBatch.from_arrays(cols, schema=ACCESS_SCHEMA)
+
+
 class RouteBatcher:
     """Turn :class:`StepResult` objects into Arrow record batches.
 

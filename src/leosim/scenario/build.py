@@ -280,7 +280,7 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     ground = build_ground(model, source, constellation.epoch)
     lk = model.links
     fleet = build_fleet(model, constellation, source)
-    isl, isl_modes = build_lasers(model, constellation, fleet, base, source)
+    isl, isl_modes, meshes = build_lasers(model, constellation, fleet, base, source)
     policy = lk.terminal_policy or default_terminal_policy(model)
     rules = LinkRules(
         gsl_rule=lk.gsl_rule,
@@ -293,7 +293,8 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
     access, delay = build_access(model, policy, source)
     network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules,
                       serving=None if fleet is None else fleet.operational,
-                      isl_modes=isl_modes, access=access, access_delay=delay,
+                      isl_modes=isl_modes, laser_meshes=meshes, access=access,
+                      access_delay=delay,
                       via_pop_modes=via_pop_modes(model, policy,
                                                   bool(len(ground.of_kind("pop"))), source),
                       pop_route_factor=lk.fibre_route_factor)
@@ -382,8 +383,10 @@ def build_fleet(model: ScenarioModel, constellation: Constellation,
 
 def build_lasers(model: ScenarioModel, constellation: Constellation,
                  fleet: FleetAttributes | None, base: Path,
-                 source: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Candidate laser links (the union over modes) and each mode's mask over them.
+                 source: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """Candidate laser links (the union over modes), each mode's mask over them, and for
+    element sets each mode's :class:`~leosim.links.laser_mesh.LaserMesh` (repaired where a
+    link breaks or a satellite is lost).
 
     ``laser`` (every satellite fitted) uses the whole mesh; ``as_flown`` only links whose ends
     both carry lasers in use at the epoch: +Grid (Walker) or the automatic mesh (element sets)
@@ -395,16 +398,16 @@ def build_lasers(model: ScenarioModel, constellation: Constellation,
     if kind == "auto":
         kind = "plus_grid" if walker else "mesh"
     if kind == "none":
-        return np.empty((0, 2), dtype=np.int64), {}
+        return np.empty((0, 2), dtype=np.int64), {}, {}
     if kind == "file":
         try:
             pairs = read_isl_pairs(_resolve(base, lk.isl_file), constellation.n_sats)
         except UnreadableFileError as exc:
             raise _file_error(source, "links.isl_file", exc) from None
         if fleet is None:
-            return pairs, {}
+            return pairs, {}, {}
         fitted = fleet.lasers_at(constellation.epoch)
-        return pairs, {"as_flown": fitted[pairs[:, 0]] & fitted[pairs[:, 1]]}
+        return pairs, {"as_flown": fitted[pairs[:, 0]] & fitted[pairs[:, 1]]}, {}
     if kind == "plus_grid":
         try:
             full = plus_grid_pairs(constellation)
@@ -412,18 +415,23 @@ def build_lasers(model: ScenarioModel, constellation: Constellation,
             raise _err(source, "links.isl", exc) from None
         fitted = None if fleet is None else fleet.lasers_at(constellation.epoch)
         if fitted is None or fitted.all():
-            return full, {}
-        flown = fleet_mesh(constellation, fitted, fleet.laser_terminals, lk.max_isl_km)
+            return full, {}, {}
+        flown, _ = fleet_mesh(constellation, fitted, fleet.laser_terminals, lk.max_isl_km)
+        meshes = {}
     else:
+        from leosim.links.laser_mesh import LaserMesh
+
         every = fleet.operational if fleet is not None else np.ones(constellation.n_sats, bool)
         four = np.full(constellation.n_sats, 4, dtype=np.int64)
-        full = fleet_mesh(constellation, every, four, lk.max_isl_km, fleet)
+        full, group = fleet_mesh(constellation, every, four, lk.max_isl_km, fleet)
         fitted = (fleet.lasers_at(constellation.epoch) if fleet is not None
                   else np.zeros(constellation.n_sats, bool))
-        flown = fleet_mesh(constellation, fitted, np.asarray(fleet.laser_terminals, np.int64)
-                           if fleet is not None else four, lk.max_isl_km, fleet)
+        terminals = np.asarray(fleet.laser_terminals, np.int64) if fleet is not None else four
+        flown, flown_group = fleet_mesh(constellation, fitted, terminals, lk.max_isl_km, fleet)
+        meshes = {"laser": LaserMesh(full, group, every, four, lk.max_isl_km),
+                  "as_flown": LaserMesh(flown, flown_group, fitted, terminals, lk.max_isl_km)}
     union = np.unique(np.concatenate([full, flown]), axis=0)
-    return union, {"laser": _rows_in(union, full), "as_flown": _rows_in(union, flown)}
+    return union, {"laser": _rows_in(union, full), "as_flown": _rows_in(union, flown)}, meshes
 
 
 def _rows_in(union: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -433,10 +441,11 @@ def _rows_in(union: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 def fleet_mesh(constellation: Constellation, fitted: np.ndarray, terminals: np.ndarray,
-               max_isl_km: float, fleet: FleetAttributes | None = None) -> np.ndarray:
+               max_isl_km: float,
+               fleet: FleetAttributes | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The automatic laser mesh (:mod:`leosim.links.laser_mesh`) among ``fitted`` satellites at
     the epoch: planes from the orbit normals, shells from the fleet's target shells (Walker: its
-    shells)."""
+    shells). Returns the pairs and each satellite's shell group (-1 where not fitted)."""
     from leosim.links.laser_mesh import infer_planes, mesh_pairs
 
     r, v = constellation.inertial_state_km(0.0)
@@ -447,12 +456,14 @@ def fleet_mesh(constellation: Constellation, fitted: np.ndarray, terminals: np.n
         group = np.asarray(constellation.shell, dtype=np.int64)
     group = np.where(fitted, group, -1)
     structure = infer_planes(r, v, group)
-    return mesh_pairs(structure, fitted, terminals, r_km=r, max_isl_km=max_isl_km)
+    return mesh_pairs(structure, fitted, terminals, r_km=r, max_isl_km=max_isl_km), group
 
 
 def build_access(model: ScenarioModel, policy: str, source: str):
-    """Starlink's access layer and its modelled delay (None, None outside the scheduler)."""
-    if policy != "scheduler":
+    """Starlink's access layer (under the scheduler) and its modelled delay (under the
+    scheduler, and for Starlink presets whatever the policy, so that what-ifs compare)."""
+    starlink = default_terminal_policy(model) == "scheduler"
+    if policy != "scheduler" and not starlink:
         return None, None
     from leosim.access.delay import AccessDelay
     from leosim.access.scheduler import AccessRules
@@ -468,7 +479,7 @@ def build_access(model: ScenarioModel, policy: str, source: str):
         delay = AccessDelay(**delay_args)
     except (TypeError, ValueError) as exc:
         raise ScenarioError(str(exc), source=source, where="access") from None
-    return rules, delay
+    return (rules if policy == "scheduler" else None), delay
 
 
 def route_stride(model: ScenarioModel, source: str) -> int:

@@ -321,14 +321,17 @@ def _check_variants(variants: Sequence[Variant]) -> None:
 
 
 def _run_one(raw: dict, *, base_dir: str | Path, source: str) -> list[dict]:
-    """Validate (as ``leosim.scenario.load`` does), build and run in memory; the summary rows."""
+    """Validate (as ``leosim.scenario.load`` does), build and run in memory; the rows of its
+    ``report.csv`` (exact percentiles, as the console prints them)."""
+    from leosim.engine.answer import run_report
     from leosim.engine.run import run_scenario
     from leosim.scenario.build import build_scenario
     from leosim.scenario.load import validate
 
     model = validate(raw, source=source)
     scn = build_scenario(model, base_dir=base_dir, source=source)
-    return run_scenario(scn).summary["pairs"]
+    result = run_scenario(scn)
+    return run_report(result, result.sites).to_dict("records")
 
 
 def _rows(name: str, note: str, pairs_rows: list[dict],
@@ -369,7 +372,7 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
     progress : callable, optional
         ``progress(done, total, name)`` after each run.
     baseline_rows : list of dict, optional
-        The baseline's ``summary.json`` "pairs" rows when it has just been run (not run again).
+        The baseline's ``report.csv`` rows when it has just been run (not run again).
 
     Returns
     -------
