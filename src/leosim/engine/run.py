@@ -207,6 +207,8 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
             **({"access_delay": attrs.asdict(net.access_delay)}
                if net.access_delay is not None else {}),
         },
+        "percentiles": ("rtt_*_p50/p95 here: NumPy's linear interpolation on 0.5 ms "
+                        "histogram bins (within 0.25 ms); report.csv and the console: exact"),
         "pairs": stats.table(scn.times.step_s),
         "wall_time_s": round(elapsed_s, 3),
     }

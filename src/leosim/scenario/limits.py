@@ -92,17 +92,20 @@ def memory_budget() -> int:
         return DEFAULT_MEMORY_BUDGET
 
 
-def estimate_memory(routes: int, steps: int, n_sats: int, n_sites: int) -> int:
+def estimate_memory(routes: int, steps: int, n_sats: int, n_sites: int, *,
+                    modelled: bool = False) -> int:
     """Estimated peak memory (bytes) of one process running ``routes`` (pairs x modes) for
-    ``steps`` steps over ``n_sats`` satellites and ``n_sites`` ground sites.
+    ``steps`` steps over ``n_sats`` satellites and ``n_sites`` ground sites; ``modelled``: the
+    run also keeps a histogram of the modelled RTT per route (an access-delay model).
 
     Examples
     --------
     >>> round(estimate_memory(19_900, 5, 1584, 200) / 2**20)   # measured peak: 1,405 MiB
     1381
     """
+    per_route = _STATS_PER_ROUTE * (2 if modelled else 1)
     return int(_BASE
-               + routes * (_STATS_COPIES * _STATS_PER_ROUTE + _ROUTE_ROW + _SUMMARY_PER_ROUTE)
+               + routes * (_STATS_COPIES * per_route + _ROUTE_ROW + _SUMMARY_PER_ROUTE)
                + steps * 8
                + _PROPAGATION_BLOCK * n_sats * _SAT_STEP
                + n_sats * _SAT_TOPOLOGY + n_sites * _SITE_TOPOLOGY)
@@ -137,7 +140,8 @@ def estimate_run_memory(scn: Scenario) -> int:
     463
     """
     return estimate_memory(len(scn.pairs) * len(scn.modes), scn.times.n_steps,
-                           scn.network.constellation.n_sats, len(scn.network.ground))
+                           scn.network.constellation.n_sats, len(scn.network.ground),
+                           modelled=scn.network.access_delay is not None)
 
 
 def check_run_counts(steps: int, pairs: int, modes: int, n_sats: int, n_sites: int,
