@@ -229,6 +229,23 @@ def test_identical_output_on_two_runs(table, tiny_raw):
     pd.testing.assert_frame_equal(table, again, check_exact=True)
 
 
+def test_variants_on_two_processes_give_the_same_table(table, tiny_raw):
+    # Two variants (the mask one twice under two names) over 2 forked processes: the table is
+    # the one of a serial run, rows in the variants' order, progress in order.
+    variants = variants_from_raw(tiny_raw)
+    twin = Variant(name="mask 60 deg, again", set=dict(variants[0].set), note="")
+    seen = []
+    both = run_sensitivity(tiny_raw, [*variants, twin], source="tiny", workers=2,
+                           progress=lambda done, total, name: seen.append((done, name)))
+    assert seen == [(1, "baseline"), (2, "mask 60 deg"), (3, "mask 60 deg, again")]
+    first = both[both["variant"] != "mask 60 deg, again"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, table, check_exact=True)
+    again = both[both["variant"] == "mask 60 deg, again"].drop(columns=["variant", "note"])
+    mask = table[table["variant"] == "mask 60 deg"].drop(columns=["variant", "note"])
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), mask.reset_index(drop=True),
+                                  check_exact=True)
+
+
 def test_pairs_filter(tiny_raw):
     df = run_sensitivity(tiny_raw, [], pairs=[("London", "Paris")])
     assert df[["variant", "src", "dst"]].values.tolist() == [["baseline", "London", "Paris"]]

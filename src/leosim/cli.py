@@ -143,6 +143,7 @@ def _run_sensitivity(scn, report, out_dir: Path, quiet: bool):
         task = bar.add_task("", total=len(variants) + 1)
         df = run_sensitivity(raw, variants, base_dir=path.parent, source=str(path),
                              baseline_rows=report.to_dict("records"),
+                             workers=max(1, os.cpu_count() or 1),
                              progress=lambda d, t, name: bar.update(task, completed=d,
                                                                     description=name))
     write_sensitivity_csv(df, out_dir / "sensitivity.csv")

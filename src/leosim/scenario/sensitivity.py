@@ -334,6 +334,56 @@ def _run_one(raw: dict, *, base_dir: str | Path, source: str) -> list[dict]:
     return run_report(result, result.sites).to_dict("records")
 
 
+def _run_variant(raw: dict, name: str, base_dir: str, source: str) -> list[dict]:
+    try:
+        return _run_one(raw, base_dir=base_dir, source=source)
+    except InputError as exc:
+        raise type(exc)(f"sensitivity variant {name!r}: {exc.message}",
+                        source=exc.source or source, where=exc.where, hint=exc.hint) from None
+
+
+def _map_runs(raws: list[dict], variants: Sequence[Variant], *, base_dir, source: str,
+              workers: int, progress: Progress | None, total: int) -> list[list[dict]]:
+    """Run every variant, in order, here or over forked processes that ignore Ctrl-C and die
+    with this one (as a run's time chunks do)."""
+    if workers <= 1 or len(raws) <= 1:
+        out = []
+        for k, (raw, v) in enumerate(zip(raws, variants, strict=True), start=2):
+            out.append(_run_variant(raw, v.name, str(base_dir), source))
+            if progress is not None:
+                progress(k, total, v.name)
+        return out
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from leosim.engine.interrupt import check_interrupt, worker_init
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(raws)),
+                               mp_context=mp.get_context("fork"), initializer=worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(_run_variant, raw, v.name, str(base_dir), source)
+                   for raw, v in zip(raws, variants, strict=True)]
+        out = []
+        for k, (fut, v) in enumerate(zip(futures, variants, strict=True), start=2):
+            while True:
+                try:
+                    out.append(fut.result(timeout=0.25))
+                    break
+                except TimeoutError:
+                    check_interrupt()
+            if progress is not None:
+                progress(k, total, v.name)
+        return out
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _rows(name: str, note: str, pairs_rows: list[dict],
           wanted: set[tuple[str, str]] | None) -> list[dict]:
     out = []
@@ -353,7 +403,8 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
                     source: str = "<scenario>",
                     pairs: Iterable[tuple[str, str]] | None = None,
                     progress: Progress | None = None,
-                    baseline_rows: list[dict] | None = None) -> pd.DataFrame:
+                    baseline_rows: list[dict] | None = None,
+                    workers: int = 1) -> pd.DataFrame:
     """Run the scenario and each variant of it, one after another; a table of the differences.
 
     Parameters
@@ -373,6 +424,9 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
         ``progress(done, total, name)`` after each run.
     baseline_rows : list of dict, optional
         The baseline's ``report.csv`` rows when it has just been run (not run again).
+    workers : int, optional
+        Variants run in this many forked local processes at once (1: in this process). The
+        table is the same whatever the number.
 
     Returns
     -------
@@ -405,17 +459,11 @@ def run_sensitivity(raw: dict, variants: Sequence[Variant], *, base_dir: str | P
     rows = _rows(BASELINE, "", baseline_rows, wanted)
     if progress is not None:
         progress(1, total, BASELINE)
-    for k, v in enumerate(variants, start=2):
-        changed = apply_variant(base_raw, v)
-        try:
-            result = _run_one(changed, base_dir=base_dir, source=source)
-        except InputError as exc:
-            raise type(exc)(f"sensitivity variant {v.name!r}: {exc.message}",
-                            source=exc.source or source, where=exc.where,
-                            hint=exc.hint) from None
+    changed = [apply_variant(base_raw, v) for v in variants]  # bad paths: before any run
+    results = _map_runs(changed, variants, base_dir=base_dir, source=source,
+                        workers=workers, progress=progress, total=total)
+    for v, result in zip(variants, results, strict=True):
         rows += _rows(v.name, v.note, result, wanted)
-        if progress is not None:
-            progress(k, total, v.name)
     df = pd.DataFrame(rows, columns=["variant", "note", "mode", "src", "dst", *METRICS])
     base = df[df["variant"] == BASELINE].set_index(["mode", "src", "dst"])
     key = pd.MultiIndex.from_frame(df[["mode", "src", "dst"]])
