@@ -208,3 +208,36 @@ def test_real_fleet_mesh_is_repaired_around_lost_satellites():
     assert all(a in orphaned or b in orphaned for a, b in new)  # a satellite that lost one
     assert (np.bincount(pairs.ravel(), minlength=len(dead)) <= scn.fleet.laser_terminals).all()
     assert (topo.isl_length_km <= net.rules.max_isl_km).all()
+
+
+def test_walker_laser_fraction_fits_lasers_on_half_the_satellites():
+    from leosim.errors import ScenarioError
+    from leosim.links.isl import plus_grid_pairs
+
+    data = {"scenario": {"epoch": "2022-03-15T12:00:00Z", "duration_s": 4, "step_s": 2,
+                         "modes": ["as_flown", "laser"], "seed": 3},
+            "constellation": {"shells": [{"name": "a", "altitude_km": 550,
+                                          "inclination_deg": 53, "planes": 12,
+                                          "sats_per_plane": 10}], "laser_fraction": 0.5},
+            "ground": {"cities": ["London", "Paris"]}, "routing": {"pairs": "all"}}
+    scn = build_scenario(validate(data))
+    net = scn.network
+    fitted = scn.fleet.lasers_at(scn.times.epoch)
+    assert fitted.sum() == 60
+    # laser mode: every satellite fitted (+Grid exactly); as flown: the automatic mesh among
+    # the 60 fitted ones only, each with at most 4 links.
+    laser = net.isl_pairs[net.isl_modes["laser"]]
+    np.testing.assert_array_equal(laser, plus_grid_pairs(net.constellation))
+    flown = net.isl_pairs[net.isl_modes["as_flown"]]
+    assert len(flown) and fitted[flown].all()
+    assert np.bincount(flown.ravel()).max() <= 4
+    # the same seed fits the same satellites; another seed others
+    again = build_scenario(validate(data)).fleet.lasers_at(scn.times.epoch)
+    np.testing.assert_array_equal(again, fitted)
+    data["scenario"]["seed"] = 4
+    assert (build_scenario(validate(data)).fleet.lasers_at(scn.times.epoch) != fitted).any()
+    # a real fleet takes its lasers from the launch table: laser_fraction is refused
+    bad = _data()
+    bad["constellation"]["laser_fraction"] = 0.5
+    with pytest.raises(ScenarioError, match="launch table"):
+        build_scenario(validate(bad))

@@ -599,11 +599,7 @@ def _walk(pred, sats, n, m):
             nxt = pred[cur]
             if nxt < 0:
                 break
-            kk = -1
-            if cur < n and n <= nxt < n + m:
-                kk = (nxt - n) * n + cur
-            elif n <= cur < n + m and nxt < n:
-                kk = (cur - n) * n + nxt
+            kk = _feeder_key(cur, nxt, n, m)
             if kk >= 0:
                 if k == cap:
                     cap *= 2
@@ -620,6 +616,17 @@ def _walk(pred, sats, n, m):
 
 
 @njit(cache=True, nogil=True)
+def _feeder_key(cur, nxt, n, m):
+    """Key ``gateway * n + satellite`` of the hop ``cur -> nxt`` when it is a feeder link
+    (satellite <-> gateway site node), else -1."""
+    if cur < n and n <= nxt < n + m:
+        return (nxt - n) * n + cur
+    if n <= cur < n + m and nxt < n:
+        return (cur - n) * n + nxt
+    return -1
+
+
+@njit(cache=True, nogil=True)
 def _intact(pred, sats, feed_key, n, m):
     """Whether the tree path of each satellite to its exit reaches it and uses only feeder
     links in ``feed_key`` (sorted): the route it stands for still exists."""
@@ -633,11 +640,7 @@ def _intact(pred, sats, feed_key, n, m):
             if nxt < 0:
                 reached = n <= cur < n + m
                 break
-            kk = -1
-            if cur < n and n <= nxt < n + m:
-                kk = (nxt - n) * n + cur
-            elif n <= cur < n + m and nxt < n:
-                kk = (cur - n) * n + nxt
+            kk = _feeder_key(cur, nxt, n, m)
             if kk >= 0:
                 j = np.searchsorted(feed_key, kk)
                 if j >= len(feed_key) or feed_key[j] != kk:

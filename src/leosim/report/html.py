@@ -424,6 +424,7 @@ def summary_rows(data: RunData) -> list[dict[str, str]]:
             "outage_longest_s": _num(r.get("outage_longest_s"), ".0f"),
             "rtt_p50_ms": _num(r.get("rtt_p50_ms"), ".1f"),
             "rtt_p95_ms": _num(r.get("rtt_p95_ms"), ".1f"),
+            "rtt_modelled_p50_ms": _num(r.get("rtt_modelled_p50_ms"), ".1f"),
             "throughput_p50_mbps": _num(r.get("throughput_p50_mbps"), ".0f"),
             "path_changes": _num(changes.get((r["mode"], r["src"], r["dst"])), ".0f"),
             "gateway_main": gw_txt,
@@ -433,7 +434,8 @@ def summary_rows(data: RunData) -> list[dict[str, str]]:
 
 _COLUMNS = [("mode", "mode"), ("src", "from"), ("dst", "to"), ("availability", "available"),
             ("outages", "outages"), ("outage_longest_s", "longest outage s"),
-            ("rtt_p50_ms", "RTT p50 ms"), ("rtt_p95_ms", "RTT p95 ms"),
+            ("rtt_p50_ms", "RTT p50 ms (propagation)"), ("rtt_p95_ms", "RTT p95 ms"),
+            ("rtt_modelled_p50_ms", "RTT p50 ms, modelled (as users measure it)"),
             ("throughput_p50_mbps", "throughput p50 Mbit/s"),
             ("path_changes", "path changes"), ("gateway_main", "main gateway (share of connected time)")]
 _LEFT = {"mode", "src", "dst", "gateway_main"}
