@@ -142,7 +142,7 @@ def _console_table(text: str) -> dict[tuple[str, str, str], dict[str, str]]:
     out: dict[tuple[str, str, str], dict[str, str]] = {}
     for ln in lines[start + 3:]:
         cells = ln.split()
-        if len(cells) != 2 + len(modes):
+        if len(cells) != 2 + len(modes) or ln.startswith(("answer", "results in", "sensitivity")):
             break
         src, dst = cells[:2]
         for k, (mode, cell) in enumerate(zip(modes, cells[2:], strict=True)):
