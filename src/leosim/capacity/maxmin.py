@@ -46,9 +46,10 @@ ever (infinite demand and only infinite-capacity resources, or none) get ``rate 
 capacity while it carried a flow (also when its last flows froze on their demands at exactly its
 filling level). A resource that carries no flow, or has infinite capacity, is never saturated.
 
-Cost: the compiled kernel keeps the resources' filling levels in a binary heap (lazy deletion:
-a level only rises when a flow across the resource freezes below it, so stale entries are
-skipped) and the flows' demand levels in one sorted array: ``O((F + R + nnz) log(R + nnz))`` for
+Cost: the compiled kernel keeps the resources' filling levels in a binary heap, one entry per
+resource, updated lazily: a resource's filling level only rises when a flow across it freezes
+(below it), so its heap key stays a lower bound and is refreshed only when it reaches the top;
+and the flows' demand levels in one sorted array: ``O((F + R + nnz) log(R + nnz))`` for
 the whole allocation, each flow frozen once and each of its resources updated once. The NumPy
 reference recomputes residual capacity and unfrozen weight of every resource with
 ``np.bincount`` at every event: ``O(events * (nnz + R + F))``.
@@ -234,11 +235,7 @@ def _heap_push(hk, hi, n, key, idx):
 
 
 @njit(cache=True, nogil=True)
-def _heap_pop(hk, hi, n):
-    n -= 1
-    hk[0] = hk[n]
-    hi[0] = hi[n]
-    j = 0
+def _sift_down(hk, hi, n, j):
     while True:
         a = 2 * j + 1
         if a >= n:
@@ -251,6 +248,14 @@ def _heap_pop(hk, hi, n):
             j = c
         else:
             break
+
+
+@njit(cache=True, nogil=True)
+def _heap_pop(hk, hi, n):
+    n -= 1
+    hk[0] = hk[n]
+    hi[0] = hi[n]
+    _sift_down(hk, hi, n, 0)
     return n
 
 
@@ -277,10 +282,7 @@ def _freeze(f, lev, b, flow_ptr, flow_res, capacity, demand, weight, rate, level
                 saturated[r] = True
         else:
             wsum[r] -= weight[f]
-            new = (capacity[r] - fl[r]) / wsum[r]
-            if new != old:
-                cur[r] = new
-                hn = _heap_push(hk, hi, hn, new, r)
+            cur[r] = (capacity[r] - fl[r]) / wsum[r]  # rises; its heap entry is updated lazily
     return hn
 
 
@@ -312,8 +314,8 @@ def _maxmin_kernel(flow_ptr, flow_res, capacity, demand, weight):
             res_flow[fill[r]] = f
             fill[r] += 1
             wsum[r] += weight[f]
-    hk = np.empty(n_res + nnz + 1)
-    hi = np.empty(n_res + nnz + 1, dtype=np.int64)
+    hk = np.empty(n_res + 1)
+    hi = np.empty(n_res + 1, dtype=np.int64)
     hn = 0
     for r in range(n_res):
         if cnt[r] > 0 and np.isfinite(capacity[r]):
@@ -328,8 +330,15 @@ def _maxmin_kernel(flow_ptr, flow_res, capacity, demand, weight):
     dp = 0
     lev = 0.0
     while True:
-        while hn > 0 and (cnt[hi[0]] == 0 or hk[0] != cur[hi[0]]):
-            hn = _heap_pop(hk, hi, hn)
+        while hn > 0:  # heap keys are lower bounds of the current filling levels
+            r = hi[0]
+            if cnt[r] == 0:
+                hn = _heap_pop(hk, hi, hn)
+            elif hk[0] != cur[r]:
+                hk[0] = cur[r]
+                _sift_down(hk, hi, hn, 0)
+            else:
+                break
         rk = hk[0] if hn > 0 else np.inf
         while dp < n_dem and frozen[order[dp]]:
             dp += 1
