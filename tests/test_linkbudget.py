@@ -169,12 +169,19 @@ def test_fixed_eirp_mode_loses_snr_with_range():
 def test_capacity_is_shannon_capped_and_zero_when_lost():
     site, up = _terminal()
     sat = _zenith_sat()
-    free = RadioParams(beam_capacity_mbps=1e9)
+    # capacity_model="shannon" (the model before issue 10; the default is now "modcod").
+    free = RadioParams(beam_capacity_mbps=1e9, capacity_model="shannon")
     q = gsl_quality(site, up, sat, params=free)
     for b_mhz, sinr_db, cap in ((240.0, q.sinr_down_db, q.capacity_down_mbps),
                                 (62.0, q.sinr_up_db, q.capacity_up_mbps)):
         shannon = b_mhz * np.log2(1 + 10 ** (sinr_db / 10))
         np.testing.assert_allclose(cap, shannon, rtol=1e-12)
+    # Default MODCOD: B x 5 bit/s/Hz at these SINRs: 19.9 dB - 0.5 dB margin selects
+    # 128APSK 7/9 (18.53 dB, 5.36 bit/s/Hz, EN 302 307-2 Table 20a), capped at 5; 28.6 dB
+    # selects 256APSK 3/4 (5.90), capped at 5.
+    mod = gsl_quality(site, up, sat, params=RadioParams(beam_capacity_mbps=1e9))
+    assert mod.capacity_down_mbps.tolist() == [240.0 * 5.0]
+    assert mod.capacity_up_mbps.tolist() == [62.0 * 5.0]
     capped = gsl_quality(site, up, sat, params=RadioParams(beam_capacity_mbps=50.0))
     assert capped.capacity_down_mbps.tolist() == [50.0] == capped.capacity_up_mbps.tolist()
     # A threshold above the link's SINR loses it: both capacities are 0.
