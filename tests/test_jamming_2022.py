@@ -147,8 +147,19 @@ def test_hop_single_jammer_hits_one_nth_of_the_time():
     assert c_hit < c_clean
     assert float(q.capacity_down_mbps[0]) == pytest.approx(((n - 1) * c_clean + c_hit) / n,
                                                            rel=1e-12)
-    # Reported SINR: the mean interference over the hop cycle, J / N.
-    assert _j_over_n_db(q) == pytest.approx(_j_over_n_db(hit) - 10 * math.log10(n), abs=1e-9)
+    # Reported SINR: the clean channel's (the link is judged where it spends (N - 1) / N).
+    np.testing.assert_array_equal(q.sinr_down_db, q.snr_down_db)
+    # A jammer 300 m away kills its channel (SINR -34 dB): the link stays up on the other
+    # N - 1 channels with (N - 1) / N of the clean capacity; the hit channel carries nothing.
+    near = gsl_quality(SITE, UP, SAT, [_north(0.3)], p, when=AFTER)
+    assert near.up[0] and not gsl_quality(SITE, UP, SAT, [_north(0.3)]).up[0]
+    assert float(near.capacity_down_mbps[0]) == pytest.approx((n - 1) / n * c_clean, rel=1e-12)
+    # Every channel hit (N single-channel jammers, each on its own channel): the mean
+    # interference over the cycle, sum_k J_k / N, judges the link.
+    four = [_north(15.0 + 0.5 * i, eirp_dbw=40.0) for i in range(n)]
+    q4 = gsl_quality(SITE, UP, SAT, four, p, when=AFTER)
+    j_each = [10 ** (_j_over_n_db(gsl_quality(SITE, UP, SAT, [j])) / 10) for j in four]
+    assert _j_over_n_db(q4) == pytest.approx(10 * math.log10(sum(j_each) / n), abs=1e-9)
 
 
 def test_channels_validation_and_array():

@@ -177,7 +177,7 @@ def test_capacity_is_shannon_capped_and_zero_when_lost():
         shannon = b_mhz * np.log2(1 + 10 ** (sinr_db / 10))
         np.testing.assert_allclose(cap, shannon, rtol=1e-12)
     # Default MODCOD: B x 5 bit/s/Hz at these SINRs: 19.9 dB - 0.5 dB margin selects
-    # 128APSK 7/9 (18.53 dB, 5.36 bit/s/Hz, EN 302 307-2 Table 20a), capped at 5; 28.6 dB
+    # 256APSK 11/15-L (18.84 dB, 5.77 bit/s/Hz, EN 302 307-2 Table 20a), capped at 5; 28.6 dB
     # selects 256APSK 3/4 (5.90), capped at 5.
     mod = gsl_quality(site, up, sat, params=RadioParams(beam_capacity_mbps=1e9))
     assert mod.capacity_down_mbps.tolist() == [240.0 * 5.0]

@@ -219,7 +219,9 @@ def test_belgian_2022_geometry_per_user_throughput_in_measured_range(elev_deg):
     sat = _sat_at_elevation(lat, lon, elev_deg)
     q = gsl_quality(site, up, sat)
     # Downlink SNR: PFD-limited, 19.9 dB at any elevation >= 25 deg (docs/link_budget.md),
-    # 128APSK 7/9 capped at 5 bit/s/Hz -> 1,200 Mbit/s per beam, 1,000 after the beam cap.
+    # 256APSK 11/15-L (5.77 bit/s/Hz) capped at 5 -> 1,200 Mbit/s per beam, 1,000 after the
+    # 1 Gbit/s beam cap of RadioParams.
+    assert best_modcod(float(q.sinr_down_db[0])).name == "256APSK 11/15-L"
     assert float(q.snr_down_db[0]) == pytest.approx(19.9, abs=0.05)
     per_beam_down = float(q.capacity_down_mbps[0])
     assert per_beam_down == 1000.0

@@ -446,8 +446,9 @@ def fibre_capacity_mbps(params: CapacityParams | None = None) -> float:
 class LinkQuality:
     """Radio quality of ``L`` ground-satellite links; every array has shape ``(L,)``.
 
-    ``snr_*`` exclude jamming, ``sinr_*`` include it (with channel agility under "hop", the
-    SINR of the mean interference over the hopped channels). ``up`` is True where both
+    ``snr_*`` exclude jamming, ``sinr_*`` include it, on the channel the link uses (with channel
+    agility "hop": the clean channel while one is left, else the mean interference over the hop
+    cycle; the capacity is then the time-weighted mean). ``up`` is True where both
     directions reach the SINR threshold; where it is False both capacities are 0 (a terminal
     needs both directions). NaN satellite positions give NaN SINR and a lost link.
     """
@@ -475,11 +476,18 @@ def _direction(s_dbw: np.ndarray, n_w: float, j_w: np.ndarray, spread: np.ndarra
     sinr = s_dbw - 10.0 * np.log10(n_w + mean_i)
     if agility == "none" or n_channels < 2:  # one channel: weights are (1, 0, ..., 0)
         return sinr, p.capacity_mbps(bandwidth_mhz, sinr)
+    # Where a clean channel is used some of the time ("hop" with k < N), the link is judged
+    # (reported SINR, up/down) on it; the hit channels only cost their share of the capacity,
+    # and a hit channel below the threshold carries nothing.
+    sinr = np.where(weights[0] > 0, s_dbw - 10.0 * np.log10(n_w + interference[0]), sinr)
     cap = np.zeros(len(s_dbw))
     for r in range(len(weights)):
         w = weights[r]
         if np.any(w > 0):
-            c = p.capacity_mbps(bandwidth_mhz, s_dbw - 10.0 * np.log10(n_w + interference[r]))
+            sinr_r = s_dbw - 10.0 * np.log10(n_w + interference[r])
+            with np.errstate(invalid="ignore"):
+                c = np.where(sinr_r >= p.sinr_threshold_db,
+                             p.capacity_mbps(bandwidth_mhz, sinr_r), 0.0)
             cap += np.where(w > 0, w * c, 0.0)
     return sinr, cap
 
