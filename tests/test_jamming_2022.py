@@ -171,3 +171,38 @@ def test_channels_validation_and_array():
         RadioParams(n_channels_down=0)
     ja = JammerArray.from_jammers([_north(1.0), _north(2.0, channels="spread")])
     assert ja.spread.tolist() == [False, True]
+
+
+def test_hop_shannon_hit_channel_below_threshold_carries_nothing():
+    # With Shannon capacity a channel at SINR -34 dB would still "carry" B log2(1.0004); below
+    # the link threshold it must carry nothing: exactly (N - 1) / N of the clean capacity.
+    n = 8
+    p = RadioParams(countermeasures_from="2022-03-05", channel_agility="hop", n_channels_down=n,
+                    capacity_model="shannon", beam_capacity_mbps=1e9)
+    q = gsl_quality(SITE, UP, SAT, [_north(0.3)], p, when=AFTER)
+    c_clean = float(p.capacity_mbps(p.bandwidth_down_mhz, q.snr_down_db)[0])
+    assert float(q.capacity_down_mbps[0]) == pytest.approx((n - 1) / n * c_clean, rel=1e-12)
+
+
+@pytest.mark.parametrize("agility", ["none", "hop", "avoid"])
+def test_channel_outcomes_weights_sum_to_one_and_hop_share(agility):
+    from leosim.capacity.jamming import channel_outcomes
+
+    rng = np.random.default_rng(22)
+    for n_ch in (1, 2, 3, 8):
+        j = rng.uniform(0.1, 5.0, (5, 40)) * (rng.uniform(size=(5, 40)) < 0.6)
+        spread = np.array([False, True, False, False, False])
+        w, inter = channel_outcomes(j, spread, n_ch, agility)
+        np.testing.assert_allclose(w.sum(axis=0), 1.0, rtol=1e-12)
+        assert np.all(w >= 0)
+        if agility == "hop" and n_ch > 1:
+            # k single-channel jammers reach a link: min(k, N) of the N channels are hit, so
+            # the clean share is (N - min(k, N)) / N and each reaching jammer gets
+            # min(k, N) / (N k) of the time.
+            k = (j[~spread] > 0).sum(axis=0)
+            np.testing.assert_allclose(w[0], (n_ch - np.minimum(k, n_ch)) / n_ch, rtol=1e-12)
+            share = np.where(k > 0, np.minimum(k, n_ch) / (n_ch * np.maximum(k, 1)), 0.0)
+            np.testing.assert_allclose(w[1:][~spread], (j[~spread] > 0) * share, rtol=1e-12)
+            # Spread jammers are in every row's interference, never a row of their own.
+            assert np.all(w[2] == 0)
+            np.testing.assert_allclose(inter[0], j[1], rtol=1e-12)
