@@ -103,12 +103,6 @@ class Allocation:
     saturated: np.ndarray
     level: np.ndarray
 
-    @property
-    def unserved(self) -> np.ndarray:
-        """Not a field: use ``demand - rate`` (kept here as a reminder that the record does not
-        hold the demand)."""
-        raise AttributeError("Allocation does not hold the demand: compute demand - rate")
-
 
 def flows_to_csr(flows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """``(flow_ptr, flow_res)`` from one list of resource indices per flow.
