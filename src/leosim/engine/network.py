@@ -98,6 +98,12 @@ class Network:
     #: (:mod:`leosim.routing.viapop`); ``pop_route_factor`` stretches the PoP-to-PoP leg.
     via_pop_modes: frozenset = frozenset()
     pop_route_factor: float = 1.0
+    #: Demand (:class:`leosim.demand.sites.SiteDemand`) shared max-min fairly over the capacities
+    #: (:class:`leosim.capacity.budget.CapacityParams`) at every step; background load
+    #: (:class:`leosim.demand.sites.BackgroundLoad`) optional. None: no allocation.
+    demand: object | None = None
+    capacity: object | None = None
+    background: object | None = None
 
     # Per-site link limits, fixed for the run: computed once, not every step.
     _min_el: np.ndarray = attrs.field(init=False, repr=False)
@@ -150,7 +156,7 @@ class Network:
         return links
 
     def topology(self, sat_ecef_km: np.ndarray, *, mode: str = "laser",
-                 threats: ThreatState | None = None) -> Topology:
+                 threats: ThreatState | None = None, when: object = None) -> Topology:
         """Links up at one time, from the satellites' Earth-fixed positions ``(N, 3)``.
 
         ``threats`` removes destroyed sites, fibre, satellites and laser links, and jams
@@ -191,7 +197,8 @@ class Network:
         terminal = self.ground.kinds[gsl.site] == "terminal"
         quality = gsl_quality(self.ground.ecef_km[gsl.site[terminal]],
                               self.ground.up[gsl.site[terminal]], sat_ecef_km[gsl.sat[terminal]],
-                              threats.jammers if threats is not None else (), self.radio)
+                              threats.jammers if threats is not None else (), self.radio,
+                              when=when)
         capacity = np.full(len(gsl), np.inf)  # gateway feeder links: not the bottleneck
         capacity[terminal] = quality.capacity_down_mbps
         keep = np.ones(len(gsl), dtype=bool)

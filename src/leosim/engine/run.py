@@ -217,6 +217,17 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
     if net.access is not None:
         out["access"] = {"rules": attrs.asdict(net.access),
                          "terminals": stats.access_table(scn.times.step_s, net.ground.kinds)}
+    cap = stats.capacity_table(net.ground.kinds)
+    if cap is not None:
+        d = net.demand
+        out["capacity"] = {
+            "terminals": d.total_terminals,
+            "terminal_sites": int((d.terminals > 0).sum()),
+            "direction": "downlink; throughput_mbps = one terminal's max-min fair share",
+            "params": attrs.asdict(net.capacity),
+            "background": net.background is not None,
+            "per_mode": cap,
+        }
     gw = gateway_summary(scn)
     if gw is not None:
         out["gateways_on_epoch"] = gw

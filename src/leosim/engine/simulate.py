@@ -53,6 +53,8 @@ class StepResult:
     rtt_modelled_ms: np.ndarray | None = None
     #: the access layer's step (:class:`leosim.access.scheduler.AccessStep`) under the scheduler
     access: object | None = None
+    #: the step's max-min fair allocation (:class:`leosim.capacity.allocate.StepCapacity`)
+    capacity: object | None = None
 
 
 @attrs.frozen(eq=False)
@@ -139,7 +141,7 @@ def simulate(
         for _ in _steps(network, np.asarray(warmup, float), modes, pops, threats, layers,
                         chunk_steps):
             pass
-    for k, t, mode, topo, acc, codes, live_pops, state in _steps(
+    for k, t, mode, topo, acc, codes, live_pops, state, ecef in _steps(
             network, offsets[start_step:], modes, pops, threats, layers, chunk_steps):
         plan = plans[mode]
         routes = _route(network, topo, plan, pairs, live_pops, method)
@@ -150,8 +152,11 @@ def simulate(
             _mark_destroyed(routes, state.dead_sites)
         tp = route_throughput_mbps(routes, topo, is_terminal, network.radio.sat_capacity_mbps)
         modelled = _modelled_rtt(network, routes, acc, t, seed, is_terminal)
+        cap = _allocate(network, routes, topo, float(t), state, ecef)
+        if cap is not None:  # throughput as a user sees it: the terminal's max-min fair share
+            tp = np.where(np.isnan(cap.allocated_mbps), tp, cap.allocated_mbps)
         yield StepResult(start_step + k, float(t), mode, routes, tp, codes,
-                         len(topo.isl_pairs), len(topo.gsl), modelled, acc)
+                         len(topo.isl_pairs), len(topo.gsl), modelled, acc, cap)
 
 
 def _access_layers(network: Network, modes: Sequence[str]) -> dict:
@@ -164,8 +169,8 @@ def _access_layers(network: Network, modes: Sequence[str]) -> dict:
 
 
 def _steps(network: Network, offsets: np.ndarray, modes, pops, threats, layers, chunk_steps):
-    """``(k, t, mode, topology, access step, error codes, live PoPs, threat state)`` per step
-    and mode: the topology after the access layer (when there is one)."""
+    """``(k, t, mode, topology, access step, error codes, live PoPs, threat state, positions)``
+    per step and mode: the topology after the access layer (when there is one)."""
     for c0 in range(0, len(offsets), chunk_steps):
         chunk = offsets[c0: c0 + chunk_steps]
         states = network.constellation.propagate(chunk)
@@ -173,16 +178,26 @@ def _steps(network: Network, offsets: np.ndarray, modes, pops, threats, layers, 
             ecef = states.ecef_km[k]
             codes = np.bincount(np.clip(states.error[k], 0, 6).astype(np.int64), minlength=7)
             state = threats.state_at(float(t)) if threats is not None else None
+            jam = state is not None and bool(state.jammers) and \
+                network.radio.countermeasures_from is not None
             live_pops = pops if state is None else pops[~state.dead_sites[pops]]
             for mode in modes:
-                topo = network.topology(ecef, mode=mode, threats=state)
+                topo = network.topology(ecef, mode=mode, threats=state,
+                                        when=_utc(network, float(t)) if jam else None)
                 acc = None
                 if layers:
                     acc = layers[mode].apply(
                         float(t), topo, ecef, live_pops, jammed_sites=topo.jammed_sites,
                         dead_sites=None if state is None else state.dead_sites)
                     topo = acc.topology
-                yield c0 + k, t, mode, topo, acc, codes, live_pops, state
+                yield c0 + k, t, mode, topo, acc, codes, live_pops, state, ecef
+
+
+def _utc(network: Network, t: float):
+    """The UTC time of scenario time ``t`` (for dated model rules, e.g. jamming countermeasures)."""
+    from datetime import timedelta
+
+    return network.constellation.epoch + timedelta(seconds=t)
 
 
 def access_warmup(network: Network, offsets: np.ndarray, start: int) -> np.ndarray:
@@ -257,6 +272,31 @@ def _modelled_rtt(network: Network, routes: Routes, acc, t: float, seed: int,
     dst = np.where(routes.dst >= 0, routes.dst, 0)
     add = extra[routes.src] + np.where(routes.dst >= 0, extra[dst], 0.0)
     return routes.rtt_ms + add
+
+
+def _allocate(network: Network, routes: Routes, topo, t: float, state, ecef: np.ndarray):
+    """The step's max-min fair allocation of the sites' demand (None without demand)."""
+    demand = network.demand
+    if demand is None:
+        return None
+    from leosim.capacity.allocate import allocate_step
+
+    epoch = network.constellation.epoch
+    bg_sat = bg_mbps = None
+    if network.background is not None:
+        if network.serving is not None:
+            ecef = np.where(network.serving[:, None], ecef, np.nan)
+        if state is not None and state.dead_sats.any():
+            ecef = np.where(state.dead_sats[:, None], np.nan, ecef)
+        bg_sat, bg_mbps = network.background.at(epoch, t, ecef)
+    antennas = (network.access.gateway_antennas if network.access is not None
+                else network.capacity.gateway_antennas)
+    return allocate_step(routes, topo, n_sats=network.constellation.n_sats,
+                         site_terminals=demand.terminals,
+                         site_demand_mbps=demand.down_mbps(epoch, t),
+                         is_gateway=network.ground.kinds == "gateway", params=network.capacity,
+                         gateway_antennas=antennas, background_sat=bg_sat,
+                         background_mbps=bg_mbps)
 
 
 def _explain_unreachable(routes: Routes, topo, n_sites: int, network: Network) -> None:

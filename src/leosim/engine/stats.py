@@ -94,6 +94,19 @@ class PairStats:
         self.acc_served = np.zeros((len(self.modes), n_sites), np.int64)
         self.acc_handover = np.zeros((len(self.modes), n_sites, 3), np.int64)
         self.acc_reason = np.zeros((len(self.modes), n_sites, 8), np.int64)
+        # Capacity (max-min fair shares of a demand): per (mode, pair) steps with demand, offered
+        # and allocated per terminal (integer kbit/s: exact merges), steps per bottleneck kind;
+        # per mode a histogram of satellite utilisation (bins of 5%, the last >= 100%) over the
+        # satellite-steps carrying flows; per (mode, site) gateway utilisation sum/max/steps.
+        self.cap_steps = np.zeros(shape, np.int64)
+        self.cap_offered_kbps = np.zeros(shape, np.int64)
+        self.cap_alloc_kbps = np.zeros(shape, np.int64)
+        self.cap_kind = np.zeros(shape + (6,), np.int64)
+        self.cap_sat_hist = np.zeros((len(self.modes), 21), np.int64)
+        self.cap_gw_sum_ppm = np.zeros((len(self.modes), n_sites), np.int64)
+        self.cap_gw_max = np.zeros((len(self.modes), n_sites))
+        self.cap_gw_steps = np.zeros((len(self.modes), n_sites), np.int64)
+        self.cap_bg_kbps = np.zeros(len(self.modes), np.int64)
 
     def update(self, res: StepResult) -> pa.RecordBatch | None:
         """Add one step; return its path-change events (or None when there are none)."""
@@ -117,6 +130,8 @@ class PairStats:
             self.mod_sum_ps[m] += np.rint(mod0 * 1e9).astype(np.int64)
             bm = np.minimum((mod0 / _BIN_MS).astype(np.int64), _N_BINS - 1)
             self.mod_hist[m, idx, bm[idx]] += 1
+        if res.capacity is not None:
+            self._capacity(m, res.capacity)
         if res.access is not None:
             acc = res.access
             self.acc_steps[m] += 1
@@ -135,6 +150,52 @@ class PairStats:
         self._prev_hash[m], self._prev_rtt[m] = h, r.rtt_ms
         self._prev_hops[m] = r.hops.astype(np.int16)
         return events
+
+    def _capacity(self, m: int, cap) -> None:
+        has = np.isfinite(cap.offered_mbps)
+        self.cap_steps[m] += has
+        self.cap_offered_kbps[m] += np.rint(np.where(has, cap.offered_mbps, 0) * 1e3).astype(
+            np.int64)
+        alloc = np.where(has & np.isfinite(cap.allocated_mbps), cap.allocated_mbps, 0.0)
+        self.cap_alloc_kbps[m] += np.rint(alloc * 1e3).astype(np.int64)
+        kind = cap.bottleneck
+        rows = np.flatnonzero(kind >= 0)
+        self.cap_kind[m, rows, kind[rows]] += 1
+        u = cap.sat_utilisation[np.isfinite(cap.sat_utilisation)]
+        self.cap_sat_hist[m] += np.bincount(np.minimum((u / 0.05).astype(np.int64), 20),
+                                            minlength=21)
+        g = np.isfinite(cap.gateway_utilisation)
+        self.cap_gw_steps[m] += g
+        gu = np.where(g, cap.gateway_utilisation, 0.0)
+        self.cap_gw_sum_ppm[m] += np.rint(gu * 1e6).astype(np.int64)
+        self.cap_gw_max[m] = np.maximum(self.cap_gw_max[m], gu)
+        self.cap_bg_kbps[m] += int(round(cap.background_mbps * 1e3))
+
+    def capacity_table(self, sites_kind: Sequence[str]) -> dict | None:
+        """Utilisation of satellites and gateways per mode (``summary.json: capacity``)."""
+        if not self.cap_steps.any():
+            return None
+        out = {}
+        for m, mode in enumerate(self.modes):
+            hist = self.cap_sat_hist[m]
+            n = int(hist.sum())
+            cum = np.cumsum(hist)
+            pct = {f"p{q}": (None if not n else
+                             round(0.05 * (int(np.searchsorted(cum, q / 100 * n)) + 0.5), 3))
+                   for q in (50, 95)}
+            gws = {}
+            for k in np.flatnonzero(self.cap_gw_steps[m]):
+                gws[str(self.names[k])] = {
+                    "mean": round(self.cap_gw_sum_ppm[m, k] / 1e6 / self.cap_gw_steps[m, k], 4),
+                    "max": round(float(self.cap_gw_max[m, k]), 4)}
+            out[mode] = {"satellite_steps_with_flows": n,
+                         "satellite_utilisation": pct,
+                         "satellites_saturated_share": (round(int(hist[20]) / n, 4)
+                                                        if n else None),
+                         "gateway_utilisation": gws,
+                         "background_mean_gbps": round(
+                             self.cap_bg_kbps[m] / 1e6 / max(int(self.steps[m].max()), 1), 3)}
+        return out
 
     def _outages(self, m: int, ok: np.ndarray) -> None:
         ended = ok & (self.out_trail[m] > 0)  # an unreachable run ends at this step
@@ -170,9 +231,11 @@ class PairStats:
         self._prev_hops[m] = r.hops.astype(np.int16)
 
     _SUMS = ("steps", "reachable", "rtt_sum_ps", "changes", "hist", "error_counts",
-             "mod_sum_ps", "mod_hist", "acc_steps", "acc_served", "acc_handover", "acc_reason")
+             "mod_sum_ps", "mod_hist", "acc_steps", "acc_served", "acc_handover", "acc_reason",
+             "cap_steps", "cap_offered_kbps", "cap_alloc_kbps", "cap_kind", "cap_sat_hist",
+             "cap_gw_sum_ppm", "cap_gw_steps", "cap_bg_kbps")
     _STATE = _SUMS + ("rtt_min", "rtt_max", "out_lead", "out_trail", "out_inner",
-                      "out_inner_max", "seen_ok")
+                      "out_inner_max", "seen_ok", "cap_gw_max")
 
     def merge(self, other: PairStats) -> None:
         """Add the statistics of the chunk that follows this one (same pairs and modes)."""
@@ -187,6 +250,7 @@ class PairStats:
         self.seen_ok = self.seen_ok | other.seen_ok
         for name in self._SUMS:
             getattr(self, name).__iadd__(getattr(other, name))
+        np.maximum(self.cap_gw_max, other.cap_gw_max, out=self.cap_gw_max)
         np.minimum(self.rtt_min, other.rtt_min, out=self.rtt_min)
         np.maximum(self.rtt_max, other.rtt_max, out=self.rtt_max)
 
@@ -260,6 +324,19 @@ class PairStats:
                     "rtt_max_ms": _num(self.rtt_max[m, i]) if n_ok else None,
                     "path_changes": int(self.changes[m, i]),
                 })
+                if self.cap_steps[m, i]:
+                    n_cap = int(self.cap_steps[m, i])
+                    offered = self.cap_offered_kbps[m, i] / 1e3 / n_cap
+                    alloc = self.cap_alloc_kbps[m, i] / 1e3 / n_cap
+                    kinds = self.cap_kind[m, i]
+                    rows[-1].update({
+                        "offered_mean_mbps": round(offered, 3),
+                        "allocated_mean_mbps": round(alloc, 3),
+                        "unserved_share": (round(1 - alloc / offered, 6) if offered > 0
+                                           else None),
+                        "bottleneck_main": (_KIND_NAMES[int(np.argmax(kinds))]
+                                            if kinds.any() else ""),
+                    })
                 if self.modelled:
                     rows[-1].update({
                         "rtt_modelled_mean_ms": (_num(self.mod_sum_ps[m, i] / 1e9 / n_ok)
@@ -293,6 +370,9 @@ class PairStats:
                         for r in range(1, 8) if self.acc_reason[m, k, r]},
                 })
         return rows
+
+
+_KIND_NAMES = ("demand", "user beam", "satellite", "laser link", "feeder link", "gateway")
 
 
 def _num(x: float) -> float | None:

@@ -13,7 +13,13 @@ rtt_modelled_ms float64   rtt_ms + the modelled access delay (:mod:`leosim.acces
 hops      int16           links on the path, -1 when unreachable
 path      list<int32>     node ids (see ``nodes.parquet``), empty when unreachable
 reason    string          empty, or why the pair is unreachable
-throughput_mbps float64   downlink bottleneck (see :mod:`leosim.capacity.throughput`)
+throughput_mbps float64   downlink throughput of one user terminal: its max-min fair share of the
+                          step's capacity when the scenario has demand
+                          (:mod:`leosim.capacity.allocate`), else the bottleneck rule of
+                          :mod:`leosim.capacity.throughput`
+offered_mbps float64      demand of one user terminal of the source site (NaN without demand)
+bottleneck string         what limits the terminal's share: "demand" (none), "user beam",
+                          "satellite", "laser link", "feeder link", "gateway" ("" without demand)
 gateway   string          first gateway on the path ("" when the path uses none)
 ========= =============== ==========================================================
 """
@@ -46,6 +52,8 @@ SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("throughput_mbps", pa.float64()),
         ("gateway", pa.string()),
+        ("offered_mbps", pa.float64()),
+        ("bottleneck", pa.string()),
     ]
 )
 
@@ -119,6 +127,10 @@ class RouteBatcher:
         self._site_or_empty = pa.array(names + [""], type=pa.string())
         self._reasons = pa.array([REASONS[k] for k in sorted(REASONS)], type=pa.string())
         self._modes: dict[str, pa.Array] = {}
+        from leosim.capacity.allocate import BOTTLENECKS
+
+        # index 0: "" (no allocation), then the kinds 0.. in order
+        self._kinds = pa.array([BOTTLENECKS[k] for k in sorted(BOTTLENECKS)], type=pa.string())
 
     def _mode(self, mode: str, p: int) -> pa.Array:
         col = self._modes.get(mode)
@@ -148,6 +160,11 @@ class RouteBatcher:
             self._reasons.take(pa.array(r.reason.astype(np.int64))),
             pa.array(res.throughput_mbps),
             self._site_or_empty.take(pa.array(self._first_gateway(r))),
+            pa.array(res.capacity.offered_mbps if res.capacity is not None
+                     else np.full(p, np.nan)),
+            self._kinds.take(pa.array(
+                res.capacity.bottleneck.astype(np.int64) + 1 if res.capacity is not None
+                else np.zeros(p, np.int64))),
         ]
         return pa.RecordBatch.from_arrays(cols, schema=SCHEMA)
 

@@ -173,10 +173,134 @@ def build_ground(model: ScenarioModel, source: str, epoch=None) -> GroundSegment
                     sites.append(Site.city(name, kind=kind))
                 except InputError as exc:
                     raise _err(source, f"ground.{key}[{i}]", exc) from None
+    sites.extend(demand_cell_sites(model, source, {s.name for s in sites}))
     try:
         return GroundSegment(sites)
     except InputError as exc:
         raise _err(source, "ground", exc) from None
+
+
+def _demand_region(group, source: str, i: int):
+    from leosim.threats.regions import Circle, Polygon
+
+    if group.region is not None:
+        return Circle(group.region.lat_deg, group.region.lon_deg, group.region.radius_km)
+    if group.polygon is not None:
+        return Polygon(group.polygon)
+    return group.country.strip().upper()
+
+
+_SPREADS: dict[str, object] = {}
+
+
+def _spread(group, source: str, i: int):
+    """:func:`leosim.demand.spread.spread_terminals` of a ``[[demand]]`` region (cached)."""
+    from leosim.demand.spread import spread_terminals
+
+    key = group.model_dump_json()
+    if key not in _SPREADS:
+        try:
+            _SPREADS[key] = spread_terminals(
+                _demand_region(group, source, i), group.terminals, resolution=group.resolution,
+                weighting=group.weighting, max_cells=group.max_cells)
+        except InputError as exc:
+            raise _err(source, f"demand[{i}]", exc) from None
+        if len(_SPREADS) > 16:
+            _SPREADS.pop(next(iter(_SPREADS)))
+    return _SPREADS[key]
+
+
+def demand_cell_sites(model: ScenarioModel, source: str, taken: set[str]) -> list[Site]:
+    """Terminal sites for the H3 cells of every ``[[demand]]`` region (one per cell with
+    terminals, named ``"cell <id>"``; docs/demand.md)."""
+    out: list[Site] = []
+    for i, group in enumerate(model.demand):
+        if group.sites:
+            continue
+        tc = _spread(group, source, i)
+        for name, lat, lon in zip(tc.names, tc.lat_deg, tc.lon_deg, strict=True):
+            if name not in taken:
+                out.append(Site.at(name, float(lat), float(lon), "terminal"))
+                taken.add(name)
+    return out
+
+
+def build_demand(model: ScenarioModel, ground: GroundSegment, source: str):
+    """Terminals and demand per site (``[[demand]]``), or None without any."""
+    if not model.demand:
+        return None
+    from leosim.demand.profile import DemandSpec
+    from leosim.demand.sites import SiteDemand
+
+    m = len(ground)
+    terminals = np.zeros(m, dtype=np.int64)
+    spec_index = np.full(m, -1, dtype=np.int64)
+    specs = []
+    for i, group in enumerate(model.demand):
+        profile = group.profile if isinstance(group.profile, str) else tuple(group.profile)
+        try:
+            specs.append(DemandSpec(group.down_mbps, group.up_mbps, profile))
+        except InputError as exc:
+            raise _err(source, f"demand[{i}]", exc) from None
+        if group.sites:
+            for k, name in enumerate(group.sites):
+                try:
+                    idx = ground.index(name)
+                except InputError as exc:
+                    raise _err(source, f"demand[{i}].sites[{k}]", exc) from None
+                if ground.kinds[idx] != "terminal":
+                    raise ScenarioError(f"site {name!r} is a {ground.kinds[idx]}, not a terminal",
+                                        source=source, where=f"demand[{i}].sites[{k}]",
+                                        hint="demand sits on terminal sites")
+                terminals[idx] += group.terminals
+                spec_index[idx] = i
+        else:
+            tc = _spread(group, source, i)
+            for name, n in zip(tc.names, tc.terminals, strict=True):
+                idx = ground.index(name)
+                terminals[idx] += int(n)
+                spec_index[idx] = i
+    return SiteDemand(terminals, spec_index, tuple(specs), np.asarray(ground.lon_deg, float))
+
+
+def build_radio(model: ScenarioModel, source: str):
+    """The user-link radio parameters (``[radio]``; defaults: RadioParams')."""
+    from leosim.capacity.budget import RadioParams
+
+    given = {k: v for k, v in model.radio.model_dump().items() if v is not None}
+    try:
+        return RadioParams(**given)
+    except (InputError, ValueError, TypeError) as exc:
+        raise ScenarioError(getattr(exc, "message", str(exc)), source=source, where="radio",
+                            hint="docs/link_budget.md lists the radio keys") from None
+
+
+def build_capacity(model: ScenarioModel, source: str):
+    """Capacity parameters and the background load (None, None without ``[[demand]]``)."""
+    if not model.demand:
+        return None, None
+    from leosim.capacity.budget import CapacityParams
+
+    c = model.capacity
+    keys = ("user_beams_per_sat", "sat_capacity_mbps", "feeder_mbps_per_antenna",
+            "laser_capacity_mbps")
+    try:
+        params = CapacityParams(**{k: getattr(c, k) for k in keys if getattr(c, k) is not None})
+    except (InputError, ValueError, TypeError) as exc:
+        raise ScenarioError(str(exc), source=source, where="capacity") from None
+    background = None
+    if c.background:
+        from leosim.demand.background import background_grid
+        from leosim.demand.profile import DemandSpec
+        from leosim.demand.sites import BackgroundLoad
+
+        opts = {"subscribers": c.background_subscribers, "activity": c.background_activity,
+                "resolution": c.background_resolution}
+        grid = background_grid(exclude_countries=tuple(x.upper() for x in c.background_exclude),
+                               **{k: v for k, v in opts.items() if v is not None})
+        background = BackgroundLoad(grid, DemandSpec(profile="diurnal"),
+                                    model.links.min_elevation_deg)
+    return params, background
 
 
 def build_fibre(model: ScenarioModel, ground: GroundSegment, source: str) -> FibreLinks:
@@ -291,13 +415,17 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
         ground_relay=lk.ground_relay,
     )
     access, delay = build_access(model, policy, source)
+    capacity, background = build_capacity(model, source)
+    radio = build_radio(model, source)
     network = Network(constellation, ground, isl, build_fibre(model, ground, source), rules,
                       serving=None if fleet is None else fleet.operational,
                       isl_modes=isl_modes, laser_meshes=meshes, access=access,
                       access_delay=delay,
                       via_pop_modes=via_pop_modes(model, policy,
                                                   bool(len(ground.of_kind("pop"))), source),
-                      pop_route_factor=lk.fibre_route_factor)
+                      radio=radio, pop_route_factor=lk.fibre_route_factor,
+                      demand=build_demand(model, ground, source), capacity=capacity,
+                      background=background)
     sc = model.scenario
     times = TimeGrid(constellation.epoch, sc.duration_s, sc.step_s)
     from leosim.scenario.threats import build_threats

@@ -204,6 +204,63 @@ class AccessSection(_Strict):
     slot_boundary_penalty_ms: Float | None = Field(None, ge=0, le=10_000)
 
 
+class DemandGroup(_Strict):
+    """Terminals and their traffic (docs/demand.md): on named sites, or spread over the H3 cells
+    of a region (each cell becomes a terminal site with its share)."""
+
+    name: Str | None = None
+    sites: list[Str] = Field(default_factory=list)
+    region: CircleSpec | None = None
+    polygon: list[tuple[Float, Float]] | None = Field(None, min_length=3)
+    country: Str | None = None
+    terminals: Int = Field(ge=1, le=10_000_000)  # per site (sites) or in all (a region)
+    weighting: Literal["population", "uniform"] = "population"
+    resolution: Int = Field(5, ge=0, le=9)
+    max_cells: Int | None = Field(None, ge=1, le=100_000)
+    down_mbps: Float = Field(10.0, ge=0, le=1e6)
+    up_mbps: Float = Field(1.0, ge=0, le=1e6)
+    profile: Literal["constant", "diurnal"] | list[Float] = "constant"
+
+    @model_validator(mode="after")
+    def _one_place(self):
+        given = [k for k in ("sites", "region", "polygon", "country") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("a [[demand]] table needs exactly one of sites, region, polygon, "
+                             "country" + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+
+class RadioSection(_Strict):
+    """User-link radio (docs/link_budget.md); every key defaults to
+    :class:`leosim.capacity.budget.RadioParams`'s cited value."""
+
+    capacity_model: Literal["modcod", "shannon"] | None = None
+    modcod_margin_db: Float | None = Field(None, ge=-10, le=20)
+    max_bps_hz: Float | None = Field(None, gt=0, le=20)
+    # SpaceX's anti-jamming software update (Musk, 5 March 2022; US DoD, April 2022): from this
+    # date the terminals null jammers and avoid jammed channels
+    countermeasures_from: Str | None = None
+    terminal_nulling_db: Float | None = Field(None, ge=0, le=80)
+    sat_nulling_db: Float | None = Field(None, ge=0, le=80)
+    channel_agility: Literal["avoid", "hop", "none"] | None = None
+
+
+class CapacitySection(_Strict):
+    """Capacities shared max-min fairly among the demand (docs/link_budget.md); every key
+    defaults to :class:`leosim.capacity.budget.CapacityParams`'s cited value."""
+
+    user_beams_per_sat: Int | None = Field(None, ge=1, le=1000)
+    sat_capacity_mbps: Float | None = Field(None, gt=0)
+    feeder_mbps_per_antenna: Float | None = Field(None, gt=0)
+    laser_capacity_mbps: Float | None = Field(None, gt=0)
+    # background traffic: population-weighted demand on every land cell (docs/demand.md)
+    background: Bool = False
+    background_subscribers: Float | None = Field(None, ge=0, le=1e9)
+    background_activity: Float | None = Field(None, ge=0, le=1)
+    background_resolution: Int | None = Field(None, ge=0, le=5)
+    background_exclude: list[Str] = Field(default_factory=list)
+
+
 class OutputSection(_Strict):
     routes_every_s: Float | None = Field(None, gt=0)
 
@@ -251,6 +308,8 @@ class JamSpec(_Timed):
     band: Literal["downlink", "uplink", "both"] = "both"
     bandwidth_mhz: Float | None = Field(None, ge=1e-6, le=1e5)
     pattern: Literal["isotropic", "directional"] = "isotropic"
+    # one 250 MHz channel, or the power spread over all the user channels (docs/link_budget.md)
+    channels: Literal["single", "spread"] = "single"
 
 
 class SatelliteLossSpec(_Timed):
@@ -301,6 +360,9 @@ class ScenarioModel(_Strict):
     ground: GroundSection = Field(default_factory=GroundSection)
     routing: RoutingSection = Field(default_factory=RoutingSection)
     access: AccessSection = Field(default_factory=AccessSection)
+    demand: list[DemandGroup] = Field(default_factory=list)
+    capacity: CapacitySection = Field(default_factory=CapacitySection)
+    radio: RadioSection = Field(default_factory=RadioSection)
     output: OutputSection = Field(default_factory=OutputSection)
     threats: list[ThreatSpec] = Field(default_factory=list)
     montecarlo: MonteCarloSection | None = None

@@ -118,7 +118,7 @@ def build_threats(model: ScenarioModel, net: Network, *, seed: int,
             try:
                 jammer = Jammer(name=name, lat_deg=spec.lat_deg, lon_deg=spec.lon_deg,
                                 alt_km=spec.alt_km, eirp_dbw=spec.eirp_dbw, band=spec.band,
-                                pattern=spec.pattern, **kw)
+                                pattern=spec.pattern, channels=spec.channels, **kw)
             except ValueError as exc:  # the jammer's own range checks
                 raise ScenarioError(str(exc), source=source, where=_where(i),
                                     hint="docs/scenario.md lists the jam keys and ranges") from None
