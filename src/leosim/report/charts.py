@@ -32,7 +32,9 @@ from leosim.report.style import (
 
 __all__ = [
     "MAX_SERIES",
+    "PUBLISHED_MEDIANS_MBPS",
     "availability_timeline",
+    "capacity_samples",
     "cdf",
     "cdf_from",
     "hops",
@@ -41,6 +43,8 @@ __all__ = [
     "outage_bars_from",
     "rtt_timeline",
     "select_pairs",
+    "throughput_cdf",
+    "throughput_cdf_from",
 ]
 
 #: Up to this many pairs, the distribution and hop figures draw one series per pair (else per
@@ -578,4 +582,164 @@ def hops_from(groups: Sequence[tuple[str, str, str, np.ndarray]]) -> Figure:
     ax.set_title("Hop counts", fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Capacity: one terminal's throughput against the published medians
+
+#: Published median downlink throughputs of Starlink users, drawn as reference lines:
+#: ``(Mbit/s, label)``. Michel et al., IMC 2022 (Belgium, Dec 2021 - Apr 2022: median download
+#: 178 Mbit/s); Ookla Speedtest Intelligence, Q1 2022 (median download above 100 Mbit/s in
+#: every European market measured; drawn at that 100 Mbit/s bound). Both as collected in the
+#: project's reference notes (``shared/reference/starlink.md``, users and speeds).
+PUBLISHED_MEDIANS_MBPS: tuple[tuple[float, str], ...] = (
+    (178.0, "Michel et al. (IMC 2022), Belgium: median 178 Mbit/s down"),
+    (100.0, "Ookla Q1 2022: median > 100 Mbit/s down in every European market"),
+)
+
+_REF_STYLES = ((0, (1, 1.5)), (0, (5, 1.5, 1, 1.5)))
+_REF_COLOR = "#8c510a"
+
+
+def capacity_samples(routes: pd.DataFrame, modes: Sequence[str] | None = None
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One terminal's throughput and demand per terminal-step, per mode.
+
+    Parameters
+    ----------
+    routes : DataFrame
+        Route table with ``mode``, ``throughput_mbps`` (one terminal's max-min fair share,
+        Mbit/s) and ``offered_mbps`` (its demand, Mbit/s; NaN on routes without demand).
+    modes : sequence of str, optional
+        Keep only these modes (default: all, in order of appearance).
+
+    Returns
+    -------
+    dict of str to (ndarray, ndarray)
+        ``(throughput_mbps, offered_mbps)`` of the rows whose demand is finite and positive
+        (a step with no path counts, at its throughput of 0). Empty when the table has no
+        ``offered_mbps`` or no row with demand.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"mode": ["laser"] * 3, "throughput_mbps": [5.0, 0.0, 7.0],
+    ...                   "offered_mbps": [10.0, 10.0, np.nan]})
+    >>> {m: (t.tolist(), o.tolist()) for m, (t, o) in capacity_samples(r).items()}
+    {'laser': ([5.0, 0.0], [10.0, 10.0])}
+    """
+    if not {"offered_mbps", "throughput_mbps"} <= set(routes.columns) or not len(routes):
+        return {}
+    off = routes["offered_mbps"].to_numpy(dtype=float, na_value=np.nan)
+    tp = routes["throughput_mbps"].to_numpy(dtype=float, na_value=np.nan)
+    mode = routes["mode"].astype(str).to_numpy()
+    with np.errstate(invalid="ignore"):
+        keep = np.isfinite(off) & (off > 0)
+    out = {}
+    for m in (list(modes) if modes is not None else list(dict.fromkeys(mode))):
+        sel = keep & (mode == m)
+        if sel.any():
+            out[m] = (np.nan_to_num(tp[sel], nan=0.0), off[sel])
+    return out
+
+
+def _log_floor(values: Sequence[np.ndarray]) -> float:
+    """Left edge of a log axis: a power of ten at or below the smallest positive value."""
+    pos = [v[v > 0] for v in values if len(v)]
+    lo = min((float(p.min()) for p in pos if len(p)), default=1.0)
+    return float(10.0 ** np.floor(np.log10(lo)))
+
+
+def throughput_cdf(routes: pd.DataFrame, *, modes: Sequence[str] | None = None,
+                   references: Sequence[tuple[float, str]] = PUBLISHED_MEDIANS_MBPS,
+                   max_points: int = 400) -> Figure:
+    """Distribution of one terminal's throughput over terminal-steps, against published medians.
+
+    Parameters
+    ----------
+    routes : DataFrame
+        Route table with ``mode``, ``throughput_mbps`` and ``offered_mbps``
+        (see :func:`capacity_samples`).
+    modes : sequence of str, optional
+        Modes to draw (default all).
+    references : sequence of (float, str), optional
+        Reference medians, Mbit/s, and their labels (default :data:`PUBLISHED_MEDIANS_MBPS`).
+    max_points : int, optional
+        Longer samples are drawn at this many quantiles (the statistics use every value).
+
+    Returns
+    -------
+    Figure
+    """
+    return throughput_cdf_from(capacity_samples(routes, modes), references=references,
+                               max_points=max_points)
+
+
+def throughput_cdf_from(samples: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+                        references: Sequence[tuple[float, str]] = PUBLISHED_MEDIANS_MBPS,
+                        max_points: int = 400) -> Figure:
+    """:func:`throughput_cdf` from :func:`capacity_samples`' arrays.
+
+    Each mode's line is the empirical CDF of ``throughput_mbps`` over its terminal-steps
+    (every step of every terminal site counts once: a cell standing for many terminals weighs
+    as much as a lone terminal), drawn as a step function (``where="post"``) with gid
+    ``throughput-cdf-<mode>``. Zero throughput (no path, or no share) is drawn at the left edge
+    of the log axis and its share given in the legend. The demand per terminal is a dashed
+    vertical line (each distinct value when at most three, else the median), the published
+    medians are labelled dotted lines.
+
+    Parameters
+    ----------
+    samples : mapping of str to (ndarray, ndarray)
+        ``(throughput_mbps, offered_mbps)`` per mode.
+    references, max_points : optional
+        As :func:`throughput_cdf`.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = _figure(10, 4.6)
+    samples = {m: (np.asarray(t, float), np.asarray(o, float)) for m, (t, o) in samples.items()
+               if len(t)}
+    if not samples:
+        return _empty(fig, "no demand in this run: no throughput per terminal to show")
+    ax = fig.subplots()
+    floor = _log_floor([t for t, _ in samples.values()])
+    offered = np.concatenate([o for _, o in samples.values()])
+    hi = max(float(max(t.max() for t, _ in samples.values())), float(np.nanmax(offered)),
+             *(r for r, _ in references))
+    for mode, (t, _) in samples.items():
+        x, p = _ecdf(t, max_points)
+        zero = float(np.mean(t <= 0))
+        label = f"{_mode_label(mode)}: median {np.median(t):.3g} Mbit/s"
+        if zero > 0:
+            label += f", {100 * zero:.2g}% at 0 (left edge)"
+        (line,) = ax.step(np.maximum(x, floor), p, where="post", color=mode_color(mode),
+                          lw=1.6, label=label)
+        line.set_gid(f"throughput-cdf-{mode}")
+    vals = np.unique(offered[np.isfinite(offered)])
+    if len(vals) <= 3:
+        demand = [(float(v), f"demand per terminal: {v:.3g} Mbit/s") for v in vals]
+    else:
+        med = float(np.median(offered))
+        demand = [(med, f"demand per terminal: median {med:.3g} Mbit/s "
+                        f"({float(vals[0]):.3g}–{float(vals[-1]):.3g})")]
+    for v, lab in demand:
+        ax.axvline(v, color="#333", lw=1.2, ls="--", label=lab, zorder=1)
+    for k, (v, lab) in enumerate(references):
+        ax.axvline(v, color=_REF_COLOR, lw=1.2, ls=_REF_STYLES[k % len(_REF_STYLES)],
+                   label=lab, zorder=1)
+        ax.text(v, 1.0, f" {v:g}", transform=ax.get_xaxis_transform(), rotation=90,
+                va="top", ha="right", fontsize=7.5, color=_REF_COLOR)
+    ax.set_xscale("log")
+    ax.set_xlim(floor, 10.0 ** np.ceil(np.log10(hi * 1.05)))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("throughput of one terminal, downlink (Mbit/s; max-min fair share, log scale)")
+    ax.set_ylabel("share of terminal-steps")
+    ax.set_title("Throughput per terminal against the published 2022 medians", fontsize=10,
+                 loc="left")
+    ax.grid(True, which="both", alpha=0.25)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               fontsize=7.5, frameon=False)
     return fig

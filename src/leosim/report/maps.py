@@ -29,15 +29,24 @@ from matplotlib.ticker import FuncFormatter
 
 from leosim.constants import R_EARTH_MEAN_KM
 from leosim.ground.geodesy import coverage_radius_km, great_circle_km
-from leosim.report.style import KIND_STYLE, THREAT_COLORS, _figure, _mode_label, mode_color
+from leosim.report.style import (
+    KIND_STYLE,
+    THREAT_COLORS,
+    _empty,
+    _figure,
+    _mode_label,
+    mode_color,
+)
 
 __all__ = [
     "LAND_FILE",
     "Snapshot",
     "ThreatShape",
+    "capacity_map",
     "coverage_map",
     "site_map",
     "snapshot",
+    "served_share",
     "threat_shapes",
     "add_circles",
     "add_land",
@@ -836,4 +845,151 @@ def coverage_map(snap: Snapshot, sites: pd.DataFrame, *, threats: Sequence[Threa
     fig.legend(list(handles.values()), list(handles), loc="outside lower center",
                ncol=2, fontsize=8, frameon=False)
     _place_labels(axes[-1], labels)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Capacity: share of each terminal site's demand served
+
+
+def served_share(pairs: pd.DataFrame, mode: str | None = None) -> pd.DataFrame:
+    """Share of each terminal site's demand served, from ``summary.json["pairs"]``.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        Records of ``summary.json["pairs"]`` (``mode, src, offered_mean_mbps,
+        unserved_share``).
+    mode : str, optional
+        Mode to use (default: the first with demand, in the table's order).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by site name (``src``): ``offered_mbps`` (mean demand per terminal, Mbit/s)
+        and ``served`` (``1 - unserved_share``; over several destinations of one site, weighted
+        by their demand). Empty when no pair has demand. ``attrs["mode"]`` names the mode.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"mode": ["laser", "laser"], "src": ["A", "B"],
+    ...                   "offered_mean_mbps": [10.0, np.nan], "unserved_share": [0.25, np.nan]})
+    >>> served_share(p)["served"].to_dict()
+    {'A': 0.75}
+    """
+    empty = pd.DataFrame({"offered_mbps": [], "served": []}, dtype=float)
+    need = {"mode", "src", "offered_mean_mbps", "unserved_share"}
+    if not need <= set(pairs.columns) or not len(pairs):
+        empty.attrs["mode"] = mode
+        return empty
+    off = pd.to_numeric(pairs["offered_mean_mbps"], errors="coerce").to_numpy(dtype=float)
+    uns = pd.to_numeric(pairs["unserved_share"], errors="coerce").to_numpy(dtype=float)
+    modes = pairs["mode"].astype(str).to_numpy()
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(off) & (off > 0) & np.isfinite(uns)
+    if mode is None:
+        mode = str(modes[ok][0]) if ok.any() else None
+    ok &= modes == mode
+    if not ok.any():
+        empty.attrs["mode"] = mode
+        return empty
+    df = pd.DataFrame({"src": pairs["src"].astype(str).to_numpy()[ok], "off": off[ok],
+                       "unserved": off[ok] * uns[ok]})
+    g = df.groupby("src", sort=False)[["off", "unserved"]].sum()
+    out = pd.DataFrame({"offered_mbps": df.groupby("src", sort=False)["off"].mean(),
+                        "served": 1.0 - g["unserved"] / g["off"]})
+    out.index.name = None
+    out.attrs["mode"] = mode
+    return out
+
+
+def capacity_map(sites: pd.DataFrame, pairs: pd.DataFrame, *, mode: str | None = None,
+                 gateway_use: dict | None = None, extent=None,
+                 title: str | None = None) -> Figure:
+    """Terminal sites coloured by the share of their demand served, on the land map.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        ``sites.parquet`` (``name, kind, lat_deg, lon_deg``).
+    pairs : DataFrame
+        Records of ``summary.json["pairs"]`` (see :func:`served_share`).
+    mode : str, optional
+        Mode shown (default: the first with demand).
+    gateway_use : dict, optional
+        ``summary.json["capacity"]["per_mode"][mode]["gateway_utilisation"]``: ``{gateway:
+        {"mean": ..., "max": ...}}``. Gateways in it are kept in view and labelled with their
+        mean utilisation.
+    extent : (lon_min, lon_max, lat_min, lat_max), optional
+        Default: around the terminal sites with demand and the gateways of ``gateway_use``.
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+        One marker per terminal site with demand (H3 cells: at the cell's centre), colour:
+        share of its demand served (mean over the run's steps, ``1 - unserved_share``), area:
+        mean demand per terminal; gateways as triangles; a colour bar.
+    """
+    share = served_share(pairs, mode)
+    mode = share.attrs.get("mode")
+    pos = sites.assign(name=sites["name"].astype(str)).drop_duplicates("name").set_index("name")
+    share = share[share.index.isin(pos.index)]
+    fig = _figure(10, 6.0)
+    if not len(share):
+        return _empty(fig, "no demand in this run: no capacity to map")
+    lon = pos.loc[share.index, "lon_deg"].to_numpy(dtype=float)
+    lat = pos.loc[share.index, "lat_deg"].to_numpy(dtype=float)
+    kinds = sites["kind"].astype(str).to_numpy()
+    gw = sites[kinds == "gateway"]
+    gw_lon = gw["lon_deg"].to_numpy(dtype=float)
+    gw_lat = gw["lat_deg"].to_numpy(dtype=float)
+    gw_names = gw["name"].astype(str).to_numpy()
+    use = {str(k): v for k, v in (gateway_use or {}).items()}
+    used = np.isin(gw_names, list(use))
+    if extent is None:
+        box = auto_extent(np.concatenate([lon, gw_lon[used]]),
+                          np.concatenate([lat, gw_lat[used]]), min_span_deg=4.0)
+        extent = fit_aspect(box, 1.6)
+    fig = _figure(10, 9.0 / _map_ratio(extent) + 1.1)
+    ax = fig.subplots()
+    add_land(ax, extent)
+    off = share["offered_mbps"].to_numpy(dtype=float)
+    size = 14.0 + 110.0 * off / off.max()
+    order = np.argsort(-size, kind="stable")  # small markers on top
+    sc = ax.scatter(lon[order], lat[order], c=share["served"].to_numpy(dtype=float)[order],
+                    s=size[order], cmap="RdYlGn", vmin=0.0, vmax=1.0, edgecolor="#333",
+                    lw=0.4, zorder=5)
+    sc.set_gid("capacity-sites")
+    cb = fig.colorbar(sc, ax=ax, shrink=0.85, pad=0.01)
+    cb.set_label("share of demand served (mean over steps; 1 − unserved share)", fontsize=8)
+    handles: dict = {}
+    vals = np.unique(off)
+    for v in (vals if len(vals) <= 3 else vals[[0, -1]]):
+        handles[f"demand {v:.3g} Mbit/s per terminal"] = Line2D(
+            [], [], marker="o", ls="", color="#bbb", markeredgecolor="#333",
+            markersize=float(np.sqrt(14.0 + 110.0 * v / off.max())))
+    marker, color, gsize, _ = KIND_STYLE["gateway"]
+    inside = ((gw_lon >= extent[0]) & (gw_lon <= extent[1]) & (gw_lat >= extent[2])
+              & (gw_lat <= extent[3]))
+    if inside.any():
+        ax.scatter(gw_lon[inside], gw_lat[inside], marker=marker, s=2.2 * gsize, color=color,
+                   edgecolor="white", lw=0.6, zorder=6)
+        handles[f"gateway ({int(inside.sum())} on the map)"] = Line2D(
+            [], [], marker=marker, color=color, ls="", markersize=8)
+    for i in np.flatnonzero(inside & used):
+        u = use[gw_names[i]]
+        text = f"{gw_names[i]}\n{100 * float(u.get('mean', np.nan)):.0f}% used (mean)"
+        ann = ax.annotate(text, (gw_lon[i], gw_lat[i]), xytext=(5, 3),
+                          textcoords="offset points", fontsize=7, color="#1f4e9c", zorder=7,
+                          clip_on=True)
+        ann.set_in_layout(False)
+    set_map_extent(ax, extent)
+    served = share["served"].to_numpy(dtype=float)
+    what = f", {_mode_label(mode)}" if mode else ""
+    ax.set_title(title or (f"Share of demand served per terminal site{what}: "
+                           f"{len(share)} sites, median {100 * np.median(served):.0f}%"),
+                 fontsize=11, loc="left")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncol=min(len(handles), 3), fontsize=8, frameon=False)
     return fig
