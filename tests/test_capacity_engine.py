@@ -138,12 +138,22 @@ def test_allocation_equals_the_numpy_reference_and_conserves():
         has = np.isfinite(cap.offered_mbps)
         assert (cap.allocated_mbps[has] <= cap.offered_mbps[has] * (1 + REL)).all()
         np.testing.assert_array_equal(res.throughput_mbps[has], cap.allocated_mbps[has])
+        # congestion (modelled only): a flow frozen by a resource has a saturated resource on
+        # its path: a full buffer, 50 ms (Michel et al. 2022: ~50 ms more under load)
+        bound = (cap.bottleneck > 0)
+        assert bound.any()
+        np.testing.assert_allclose(cap.queue_ms[bound], 50.0)
+        assert (res.rtt_modelled_ms[bound] >= res.routes.rtt_ms[bound] + 50.0).all()
+        free = cap.bottleneck == 0
+        assert (cap.queue_ms[free] <= 50.0).all() and (cap.queue_ms[free] < 50.0).any()
     # one step's problem solved by both implementations
     net = scn.network
     res = _steps(scn, 1)[0]
-    bg_sat, bg = net.background.at(net.constellation.epoch, 0.0,
+    # background cells are assigned at the start of the 15 s slot (11:59:57 for t = 0)
+    t0 = -3.0
+    bg_sat, bg = net.background.at(net.constellation.epoch, t0,
                                    np.where(net.serving[:, None],
-                                            net.constellation.propagate(0.0).ecef_km, np.nan))
+                                            net.constellation.propagate(t0).ecef_km, np.nan))
     prob = build_problem(res.routes, res.access.topology, n_sats=net.constellation.n_sats,
                          site_terminals=net.demand.terminals,
                          site_demand_mbps=net.demand.down_mbps(net.constellation.epoch, 0.0),

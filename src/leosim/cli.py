@@ -107,7 +107,7 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(format_comparison(mode_comparison(report)), highlight=False, soft_wrap=True)
     else:
         _print_summary(result.summary, report)
-    lines = answer_lines(report)
+    lines = answer_lines(report, result.summary)
     if lines:
         out.print("[bold]answer[/]")
         for line in lines:

@@ -98,11 +98,23 @@ def mode_comparison(report: pd.DataFrame) -> pd.DataFrame:
     return compare_runs(per_mode, [m for m in ANSWER_METRICS if m in report.columns])
 
 
-def answer_lines(report: pd.DataFrame) -> list[str]:
-    """One sentence per terminal route to the internet, per mode."""
+def answer_lines(report: pd.DataFrame, summary: dict | None = None, *,
+                 limit: int = 12) -> list[str]:
+    """One sentence per terminal route to the internet, per mode (at most ``limit``: named sites
+    first; the rest, e.g. the H3 cells of a ``[[demand]]`` region, summed up in one line).
+
+    With a run's ``summary`` that has capacity, each sentence says what one of the site's user
+    terminals gets of its demand and what limits it.
+    """
+    cap = {}
+    for row in (summary or {}).get("pairs", []):
+        if row.get("offered_mean_mbps") is not None and row["dst"] == INTERNET:
+            cap[(row["mode"], row["src"])] = row
     lines = []
     rows = report[report["dst"].astype(str) == INTERNET]
-    for _, r in rows.iterrows():
+    cells = rows["src"].astype(str).str.startswith("cell ")
+    shown = pd.concat([rows[~cells], rows[cells]]).head(limit)
+    for _, r in shown.iterrows():
         avail = 100 * r["availability"]
         text = f"{r['src']} ({r['mode'].replace('_', ' ')}): online {avail:.1f}% of the time"
         if r.get("outages", 0):
@@ -113,11 +125,30 @@ def answer_lines(report: pd.DataFrame) -> list[str]:
         mod = r.get("rtt_modelled_p50_ms", np.nan)
         if mod is not None and np.isfinite(mod):
             text += f" (modelled, as users measure it: p50 {mod:.0f} ms)"
+        c = cap.get((r["mode"], r["src"]))
         tp = r.get("throughput_p50_mbps", np.nan)
-        if tp is not None and np.isfinite(tp):
+        if c is not None:
+            text += (f"; each of its {c['terminals']:,} terminal(s) gets {c['allocated_mean_mbps']:.1f}"
+                     f" of the {c['offered_mean_mbps']:.0f} Mbit/s it asks on average (p50 "
+                     f"{tp:.1f}; limited by {c['bottleneck_main'] or 'nothing'})")
+        elif tp is not None and np.isfinite(tp):
             text += f"; throughput p50 {tp:.0f} Mbit/s"
         gw = r.get("gateway_main")
         if isinstance(gw, str) and gw:
             text += f"; mostly via {gw} ({100 * r['gateway_main_share']:.0f}% of connected time)"
         lines.append(text + ".")
+    rest = len(rows) - len(shown)
+    if rest > 0:
+        lines.append(f"... and {rest} more route(s) to the internet in report.csv.")
+    for mode in dict.fromkeys(rows["mode"]):
+        mine = [c for (m, _), c in cap.items() if m == mode]
+        if len(mine) > 1:
+            n = sum(c["terminals"] for c in mine)
+            asked = sum(c["terminals"] * c["offered_mean_mbps"] for c in mine)
+            got = sum(c["terminals"] * c["allocated_mean_mbps"] for c in mine)
+            beam = sum(c["terminals"] for c in mine if c["bottleneck_main"] != "demand")
+            lines.append(f"capacity ({mode.replace('_', ' ')}): {n:,} terminals at {len(mine)} "
+                         f"sites asked {asked / 1e3:,.1f} Gbit/s and got {got / 1e3:,.1f} "
+                         f"({100 * got / asked:.0f}%); {100 * beam / n:.0f}% of the terminals "
+                         "are limited by the network, not their own demand.")
     return lines

@@ -202,7 +202,11 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
             "rtt_ms": "propagation round trip (exact geometry, speed of light)",
             "rtt_modelled_ms": ("rtt_ms + modelled access/scheduling delay per terminal end "
                                 "(lognormal per 15 s slot, plus a slot-boundary penalty; "
-                                "docs/access.md)") if net.access_delay is not None
+                                "docs/access.md)" + (
+                                    " + modelled congestion delay on the route's busiest "
+                                    "resource (up to 50 ms; leosim.capacity.allocate)"
+                                    if net.demand is not None else ""))
+            if net.access_delay is not None
             else "not modelled (no access layer)",
             **({"access_delay": attrs.asdict(net.access_delay)}
                if net.access_delay is not None else {}),
@@ -220,11 +224,16 @@ def _summary(scn: Scenario, stats: PairStats, elapsed_s: float) -> dict:
     cap = stats.capacity_table(net.ground.kinds)
     if cap is not None:
         d = net.demand
+        index = {str(name): k for k, name in enumerate(net.ground.names)}
+        for row in out["pairs"]:
+            if "offered_mean_mbps" in row:
+                row["terminals"] = int(d.terminals[index[row["src"]]])
         out["capacity"] = {
             "terminals": d.total_terminals,
             "terminal_sites": int((d.terminals > 0).sum()),
             "direction": "downlink; throughput_mbps = one terminal's max-min fair share",
-            "params": attrs.asdict(net.capacity),
+            "params": {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                       for k, v in attrs.asdict(net.capacity).items()},  # None: unlimited
             "background": net.background is not None,
             "per_mode": cap,
         }

@@ -155,6 +155,8 @@ def simulate(
         cap = _allocate(network, routes, topo, float(t), state, ecef)
         if cap is not None:  # throughput as a user sees it: the terminal's max-min fair share
             tp = np.where(np.isnan(cap.allocated_mbps), tp, cap.allocated_mbps)
+            if modelled is not None and cap.queue_ms is not None:  # + congestion (modelled)
+                modelled = modelled + np.nan_to_num(cap.queue_ms, nan=0.0)
         yield StepResult(start_step + k, float(t), mode, routes, tp, codes,
                          len(topo.isl_pairs), len(topo.gsl), modelled, acc, cap)
 
@@ -284,11 +286,9 @@ def _allocate(network: Network, routes: Routes, topo, t: float, state, ecef: np.
     epoch = network.constellation.epoch
     bg_sat = bg_mbps = None
     if network.background is not None:
-        if network.serving is not None:
-            ecef = np.where(network.serving[:, None], ecef, np.nan)
+        bg_sat, bg_mbps = _background(network, t)
         if state is not None and state.dead_sats.any():
-            ecef = np.where(state.dead_sats[:, None], np.nan, ecef)
-        bg_sat, bg_mbps = network.background.at(epoch, t, ecef)
+            bg_sat = np.where((bg_sat >= 0) & state.dead_sats[np.maximum(bg_sat, 0)], -1, bg_sat)
     antennas = (network.access.gateway_antennas if network.access is not None
                 else network.capacity.gateway_antennas)
     return allocate_step(routes, topo, n_sats=network.constellation.n_sats,
@@ -297,6 +297,29 @@ def _allocate(network: Network, routes: Routes, topo, t: float, state, ecef: np.
                          is_gateway=network.ground.kinds == "gateway", params=network.capacity,
                          gateway_antennas=antennas, background_sat=bg_sat,
                          background_mbps=bg_mbps)
+
+
+_BACKGROUND: dict = {}
+
+
+def _background(network: Network, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Background cells' satellites and demand, fixed for each 15 s slot: assigned at the
+    slot's start time (like the scheduler's terminals; the same whatever step a run or chunk
+    starts from)."""
+    from leosim.access.slots import SLOT_OFFSET_S, SLOT_S, slot_index, slot_start_s
+
+    epoch = network.constellation.epoch
+    slot = int(slot_index(epoch, t, SLOT_S, SLOT_OFFSET_S))
+    key = (id(network.background), slot)  # the entry holds the object: its id is not reused
+    if key not in _BACKGROUND or _BACKGROUND[key][0] is not network.background:
+        t0 = float(slot_start_s(epoch, slot, SLOT_S, SLOT_OFFSET_S))
+        pos = network.constellation.propagate(t0).ecef_km
+        if network.serving is not None:
+            pos = np.where(network.serving[:, None], pos, np.nan)
+        if len(_BACKGROUND) >= 4:
+            _BACKGROUND.pop(next(iter(_BACKGROUND)))
+        _BACKGROUND[key] = (network.background, network.background.at(epoch, t0, pos))
+    return _BACKGROUND[key][1]
 
 
 def _explain_unreachable(routes: Routes, topo, n_sites: int, network: Network) -> None:
