@@ -567,3 +567,32 @@ def test_mariupol_coarse_run():
     full = scn.network.radio.beam_capacity_mbps
     assert (r.loc[jammed & ok, "throughput_mbps"] < full).any()
     assert (r.loc[~jammed & ok, "throughput_mbps"] == full).all()
+
+
+# --- 9. jamming as countered in 2022 (scenario keys) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("countermeasures_from", "channels", "jammed"), [
+    (None, "single", True),  # no countermeasures: the terminal loses its links (as above)
+    ("2022-03-05", "single", False),  # after SpaceX's update: it avoids the jammed channel
+    ("2022-03-20", "single", True),  # the update comes after the scenario's epoch (15 March)
+    # spread over all 8 channels: nothing to avoid, but 9 dB less per channel and 20 dB of
+    # nulling bring the links from SINR -32.7/-28.7 dB to -3.7/+0.3 dB: the better ones survive
+    ("2022-03-05", "spread", None),
+])
+def test_countermeasures_date_and_jammer_channels(countermeasures_from, channels, jammed):
+    jam = {"type": "jam", "lat_deg": JAM_TERMINAL[0] + 0.003, "lon_deg": JAM_TERMINAL[1],
+           "eirp_dbw": 40, "band": "downlink", "start_s": 6, "end_s": 14, "channels": channels}
+    data = _jam_scenario([jam])
+    if countermeasures_from is not None:
+        data["radio"] = {"countermeasures_from": countermeasures_from}
+    r = _routes(data)
+    active = (r["time_s"] >= 6) & (r["time_s"] < 14)
+    assert active.sum() == 4
+    if jammed:
+        assert (r.loc[active, "reason"] == "jammed").all()
+    elif jammed is None:
+        assert r.loc[active, "rtt_ms"].notna().all()
+    else:
+        # identical to the unjammed run: the link moved to a clean channel
+        np.testing.assert_array_equal(r.loc[active, "rtt_ms"], _unjammed().loc[active, "rtt_ms"])
