@@ -144,16 +144,16 @@ def read_capacity(routes_path: str | Path, *, pair: tuple[str, str] | None = Non
     Returns
     -------
     DataFrame
-        ``mode`` (str), ``throughput_mbps`` and ``offered_mbps`` (float32) of the rows whose
-        ``offered_mbps`` is finite and positive; no rows when the file has no
-        ``offered_mbps``. Memory: 9 bytes per such row (a terminal-step) plus the mode's
-        categories.
+        ``mode`` (str), ``throughput_mbps`` and ``offered_mbps`` (float64, as stored) of the
+        rows whose ``offered_mbps`` is finite and positive; no rows when the file has no
+        ``offered_mbps``. Memory: about 17 bytes per such row (a terminal-step) while reading;
+        the mode column ends as Python strings.
     """
     f = pq.ParquetFile(routes_path)
     names = set(f.schema_arrow.names)
     empty = pd.DataFrame({"mode": pd.Series([], dtype=object),
-                          "throughput_mbps": np.zeros(0, np.float32),
-                          "offered_mbps": np.zeros(0, np.float32)})
+                          "throughput_mbps": np.zeros(0),
+                          "offered_mbps": np.zeros(0)})
     if not {"offered_mbps", "throughput_mbps", "mode"} <= names:
         return empty
     cols = [c for c in _CAPACITY_COLUMNS if c in names]
@@ -172,8 +172,8 @@ def read_capacity(routes_path: str | Path, *, pair: tuple[str, str] | None = Non
             parts.append(pd.DataFrame({
                 "mode": pd.Categorical(b["mode"].astype(str).to_numpy()[keep]),
                 "throughput_mbps": b["throughput_mbps"].to_numpy(
-                    dtype=float, na_value=np.nan)[keep].astype(np.float32),
-                "offered_mbps": off[keep].astype(np.float32)}))
+                    dtype=float, na_value=np.nan)[keep],
+                "offered_mbps": off[keep]}))
     if not parts:
         return empty
     out = pd.concat(parts, ignore_index=True)
