@@ -121,6 +121,20 @@ def test_capacity_samples_keep_rows_with_demand():
     assert F.capacity_samples(r.drop(columns="offered_mbps")) == {}
 
 
+def test_served_share_takes_the_first_mode_with_demand_weighted_by_demand():
+    # Both modes of the small run serve alike, so the choice of mode is checked here.
+    p = pd.DataFrame({"mode": ["laser", "bent_pipe", "bent_pipe", "bent_pipe", "laser"],
+                      "src": ["A", "A", "B", "B", "C"],
+                      "offered_mean_mbps": [np.nan, 10.0, 10.0, 30.0, 8.0],
+                      "unserved_share": [np.nan, 0.5, 0.2, 0.6, 0.0]})
+    got = F.served_share(p)  # laser's first row has no demand: bent_pipe comes first
+    assert got.attrs["mode"] == "bent_pipe"
+    assert got["served"].to_dict() == pytest.approx({"A": 0.5, "B": 1 - (2 + 18) / 40})
+    assert got["offered_mbps"].to_dict() == {"A": 10.0, "B": 20.0}  # mean per terminal
+    assert F.served_share(p, "laser")["served"].to_dict() == {"C": 1.0}
+    assert F.served_share(p, "radio").empty
+
+
 def test_run_has_demand_in_both_modes(routes):
     # The scenario itself: every terminal site (31) at each step (2) per mode has a demand.
     counts = routes.groupby("mode").size().to_dict()

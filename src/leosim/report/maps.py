@@ -1,5 +1,6 @@
 """Maps: drawing on plain matplotlib axes (land from bundled Natural Earth data, circles,
-extents) and the report's map figures (:func:`site_map`, :func:`coverage_map`).
+extents) and the report's map figures (:func:`site_map`, :func:`coverage_map`,
+:func:`capacity_map`).
 
 Maps use the equirectangular (plate carrée) projection: x is longitude and y latitude, in
 degrees. The land outlines come from ``leosim/data/ne_110m_land.json`` (Natural Earth 1:110m,
