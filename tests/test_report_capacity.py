@@ -40,11 +40,6 @@ EXACT = 1e-12  # ECDF levels k / n computed two ways: float rounding only
 # error <= 0.5 kbit/s in the mean over steps), over a demand of at least 20 Mbit/s here, then
 # rounded to 6 decimals.
 SUMMARY_ROUNDING = 0.5e-3 / 20.0 + 5e-7
-# The report's html.py registers F.CAPACITY_FIGURES (FigureSpec.available, FIGURES.update):
-# until that wiring is merged, the tests of report.html and `leosim plot` are skipped.
-WIRED = "throughput" in FIGURES and "capacity" in FIGURES
-needs_wiring = pytest.mark.skipif(not WIRED, reason="html.py does not register "
-                                  "F.CAPACITY_FIGURES yet (see the capacity figures' report)")
 
 DATA = {
     "scenario": {"name": "capacity report test", "epoch": "2022-05-05T12:00:00Z",
@@ -234,7 +229,6 @@ def test_run_without_demand_has_no_capacity_figures(plain_dir):
             spec["make"](data)
 
 
-@needs_wiring
 def test_report_has_the_two_sections(cap_dir):
     from leosim.report import write_report
 
@@ -246,7 +240,6 @@ def test_report_has_the_two_sections(cap_dir):
     assert "Weighted by steps only" in html
 
 
-@needs_wiring
 def test_report_without_demand_has_no_capacity_sections(plain_dir):
     from leosim.report import write_report
 
@@ -257,7 +250,6 @@ def test_report_without_demand_has_no_capacity_sections(plain_dir):
     assert 'id="fig-cdf"' in html  # the other figures are still there
 
 
-@needs_wiring
 def test_leosim_plot_draws_both(cap_dir, plain_dir, tmp_path):
     from leosim.report.cli import plot
 

@@ -34,7 +34,7 @@ def plot(
     directory: Annotated[Path, typer.Argument(
         help="Output folder of a run (with routes.parquet).", show_default=False)],
     figure: Annotated[str, typer.Argument(
-        help="Figure: rtt, availability, outages, cdf, hops, map, coverage.",
+        help="Figure: rtt, availability, outages, cdf, hops, map, coverage, throughput, capacity.",
         show_default=False)],
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="Image file to write: .png or .svg.", show_default=False)],

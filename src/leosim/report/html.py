@@ -179,6 +179,9 @@ class FigureSpec:
     caption: str
     make: Callable[..., Figure]
     needs_scenario: bool = False
+    #: Whether a run has this figure's data (``available(data)``); None: every run has it.
+    #: The report leaves a figure out when False.
+    available: Callable[[RunData], bool] | None = None
 
 
 def _pairs(pair):
@@ -311,6 +314,7 @@ FIGURES: dict[str, FigureSpec] = {s.name: s for s in [
                "their ground tracks (+-7.5 min).",
                _fig_coverage, needs_scenario=True),
 ]}
+FIGURES.update({s["name"]: FigureSpec(**s) for s in F.CAPACITY_FIGURES})
 
 
 def make_figure(name: str, data: RunData, *, pair: tuple[str, str] | None = None,
@@ -547,6 +551,8 @@ def render_html(data: RunData, *, time_s: float | None = None) -> str:
     nav = []
     for spec in FIGURES.values():
         anchor = f"fig-{spec.name}"
+        if spec.available is not None and not spec.available(data):
+            continue
         if spec.needs_scenario and data.scenario is None:
             parts.append(
                 f'<section id="{anchor}"><h2>{_e(spec.title)}</h2><p class="note">Skipped: '

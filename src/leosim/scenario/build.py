@@ -284,8 +284,12 @@ def build_capacity(model: ScenarioModel, source: str):
     c = model.capacity
     keys = ("user_beams_per_sat", "sat_capacity_mbps", "feeder_mbps_per_antenna",
             "laser_capacity_mbps")
+    given = {k: getattr(c, k) for k in keys if getattr(c, k) is not None}
+    for k in ("max_bps_hz", "modcod_margin_db"):  # one MODCOD rule for links and satellites
+        if getattr(model.radio, k) is not None:
+            given[k] = getattr(model.radio, k)
     try:
-        params = CapacityParams(**{k: getattr(c, k) for k in keys if getattr(c, k) is not None})
+        params = CapacityParams(**given)
     except (InputError, ValueError, TypeError) as exc:
         raise ScenarioError(str(exc), source=source, where="capacity") from None
     background = None
