@@ -33,7 +33,7 @@ import attrs
 import numpy as np
 from numpy.typing import ArrayLike
 
-from leosim.demand.cells import cell_centres_deg, check_resolution
+from leosim.demand.cells import cell_centres_deg, check_resolution, read_only
 from leosim.demand.population import _aggregate, city_table, latlng_to_cells
 from leosim.demand.profile import DemandSpec, demand_at
 from leosim.errors import InputError
@@ -60,11 +60,6 @@ BACKGROUND_ACTIVITY = 0.25
 BACKGROUND_RESOLUTION = 3
 
 
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    a.setflags(write=False)
-    return a
-
 
 @attrs.frozen(eq=False)
 class BackgroundGrid:
@@ -83,11 +78,11 @@ class BackgroundGrid:
     resolution : int
     """
 
-    cells: np.ndarray = attrs.field(converter=_ro)
-    lat_deg: np.ndarray = attrs.field(converter=_ro)
-    lon_deg: np.ndarray = attrs.field(converter=_ro)
-    population: np.ndarray = attrs.field(converter=_ro)
-    active_users: np.ndarray = attrs.field(converter=_ro)
+    cells: np.ndarray = attrs.field(converter=read_only)
+    lat_deg: np.ndarray = attrs.field(converter=read_only)
+    lon_deg: np.ndarray = attrs.field(converter=read_only)
+    population: np.ndarray = attrs.field(converter=read_only)
+    active_users: np.ndarray = attrs.field(converter=read_only)
     resolution: int
 
     def __len__(self) -> int:
@@ -106,7 +101,7 @@ def _country_population(resolution: int, countries: tuple[str, ...] | None,
     pop = np.rint(np.bincount(inv, weights=t.population[keep].astype(float),
                               minlength=uniq.size))
     nz = pop > 0
-    return _ro(uniq[nz]), _ro(pop[nz].astype(np.int64))
+    return read_only(uniq[nz]), read_only(pop[nz].astype(np.int64))
 
 
 def background_grid(*, subscribers: float = BACKGROUND_SUBSCRIBERS,

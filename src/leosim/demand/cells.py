@@ -39,6 +39,7 @@ from typing import TypeAlias
 
 import h3
 import numpy as np
+from numpy.typing import ArrayLike
 
 from leosim.errors import InputError
 from leosim.ground.geodesy import great_circle_km
@@ -64,6 +65,13 @@ MAX_RESOLUTION = 7
 
 #: A region: a circle, a lat/lon polygon, or an ISO 3166 alpha-2 country code.
 Region: TypeAlias = Circle | Polygon | str
+
+
+def read_only(a: ArrayLike) -> np.ndarray:
+    """``a`` as a NumPy array that cannot be written (shared, cached tables stay intact)."""
+    a = np.asarray(a)
+    a.setflags(write=False)
+    return a
 
 
 def check_resolution(resolution: int) -> int:

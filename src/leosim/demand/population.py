@@ -26,7 +26,13 @@ import os
 import attrs
 import numpy as np
 
-from leosim.demand.cells import Region, cell_centres_deg, check_resolution, latlng_to_cells
+from leosim.demand.cells import (
+    Region,
+    cell_centres_deg,
+    check_resolution,
+    latlng_to_cells,
+    read_only,
+)
 from leosim.errors import InputError
 from leosim.threats.regions import Circle, Polygon
 
@@ -63,10 +69,6 @@ def _dataset(min_city_population: int) -> str:
                          hint=f"use one of {sorted(CITY_DATASETS)}") from None
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
-
 
 @functools.cache
 def city_table(min_city_population: int = 15_000) -> CityTable:
@@ -82,17 +84,17 @@ def city_table(min_city_population: int = 15_000) -> CityTable:
         raw = json.load(fh)
     recs = sorted(raw.values(), key=lambda r: r["geonameid"])
     return CityTable(
-        lat_deg=_frozen(np.array([float(r["latitude"]) for r in recs])),
-        lon_deg=_frozen(np.array([float(r["longitude"]) for r in recs])),
-        population=_frozen(np.array([int(r["population"]) for r in recs], dtype=np.int64)),
-        country=_frozen(np.array([r["countrycode"] for r in recs], dtype="U2")),
+        lat_deg=read_only(np.array([float(r["latitude"]) for r in recs])),
+        lon_deg=read_only(np.array([float(r["longitude"]) for r in recs])),
+        population=read_only(np.array([int(r["population"]) for r in recs], dtype=np.int64)),
+        country=read_only(np.array([r["countrycode"] for r in recs], dtype="U2")),
     )
 
 
 @functools.cache
 def _city_cells(resolution: int, min_city_population: int) -> np.ndarray:
     t = city_table(min_city_population)
-    return _frozen(latlng_to_cells(t.lat_deg, t.lon_deg, resolution))
+    return read_only(latlng_to_cells(t.lat_deg, t.lon_deg, resolution))
 
 
 @functools.cache
@@ -108,13 +110,13 @@ def _aggregate(resolution: int, min_city_population: int, country: str | None
     uniq, inv = np.unique(cells, return_inverse=True)
     total = np.rint(np.bincount(inv, weights=pop.astype(float), minlength=uniq.size))
     keep = total > 0  # a few GeoNames places carry population 0
-    return _frozen(uniq[keep]), _frozen(total[keep].astype(np.int64))
+    return read_only(uniq[keep]), read_only(total[keep].astype(np.int64))
 
 
 @functools.cache
 def _centres(resolution: int, min_city_population: int) -> tuple[np.ndarray, np.ndarray]:
     lat, lon = cell_centres_deg(_aggregate(resolution, min_city_population, None)[0])
-    return _frozen(lat), _frozen(lon)
+    return read_only(lat), read_only(lon)
 
 
 def population_by_cell(resolution: int = 5, region: Region | None = None, *,
@@ -167,6 +169,6 @@ def population_by_cell(resolution: int = 5, region: Region | None = None, *,
         cells, pop = _aggregate(res, int(min_city_population), None)
         lat, lon = _centres(res, int(min_city_population))
         keep = region.contains(lat, lon)
-        return _frozen(cells[keep]), _frozen(pop[keep])
+        return read_only(cells[keep]), read_only(pop[keep])
     raise InputError(f"a region must be a Circle, a Polygon or a country code, got "
                      f"{type(region).__name__}", hint="e.g. Circle(47.1, 37.5, 50.0) or 'UA'")

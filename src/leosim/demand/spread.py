@@ -37,17 +37,13 @@ from leosim.demand.cells import (
     cell_names,
     cells_in_region,
     check_resolution,
+    read_only,
 )
 from leosim.demand.population import population_by_cell
 from leosim.errors import InputError
 
 __all__ = ["TerminalCells", "largest_remainder", "spread_terminals"]
 
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    a.setflags(write=False)
-    return a
 
 
 @attrs.frozen(eq=False)
@@ -70,11 +66,11 @@ class TerminalCells:
         H3 resolution of the cells.
     """
 
-    cells: np.ndarray = attrs.field(converter=_ro)
-    lat_deg: np.ndarray = attrs.field(converter=_ro)
-    lon_deg: np.ndarray = attrs.field(converter=_ro)
-    terminals: np.ndarray = attrs.field(converter=_ro)
-    population: np.ndarray = attrs.field(converter=_ro)
+    cells: np.ndarray = attrs.field(converter=read_only)
+    lat_deg: np.ndarray = attrs.field(converter=read_only)
+    lon_deg: np.ndarray = attrs.field(converter=read_only)
+    terminals: np.ndarray = attrs.field(converter=read_only)
+    population: np.ndarray = attrs.field(converter=read_only)
     names: tuple[str, ...]
     resolution: int
 
