@@ -37,7 +37,7 @@ from leosim.capacity.budget import (
     laser_capacity_mbps,
     satellite_capacity_mbps,
 )
-from leosim.capacity.maxmin import DEMAND, UNBOUNDED, maxmin
+from leosim.capacity.maxmin import UNBOUNDED, maxmin
 from leosim.links.ground import GroundLinks
 
 #: Congestion (queueing) delay added to the *modelled* RTT of a flow:
@@ -160,7 +160,7 @@ def allocate_step(routes, topo, *, n_sats: int, site_terminals: np.ndarray,
     rate = alloc.rate[:nf]
     allocated[rows] = rate / site_terminals[src[rows]]
     b = alloc.bottleneck[:nf]
-    kinds = np.where(b >= 0, kind[np.maximum(b, 0)] + 1, KIND_DEMAND)
+    kinds = np.where(b >= 0, kind[np.maximum(b, 0)] + 1, KIND_DEMAND)  # b == DEMAND (-1)
     bottleneck[rows] = np.where(b == UNBOUNDED, KIND_DEMAND, kinds).astype(np.int8)
     with np.errstate(invalid="ignore", divide="ignore"):
         util = np.where(prob.capacity > 0, alloc.load / prob.capacity, 0.0)
@@ -186,7 +186,6 @@ def allocate_step(routes, topo, *, n_sats: int, site_terminals: np.ndarray,
         sel = (kind == k) & np.isfinite(util)
         if sel.any():
             worst[k] = float(util[sel].max())
-    assert DEMAND == -1  # bottleneck codes of maxmin used above
     return StepCapacity(offered, allocated, bottleneck, sat_util, gw_util,
                         float(alloc.rate[nf:].sum()), worst, queue)
 
