@@ -177,15 +177,18 @@ class WalkerConstellation(Constellation):
     def slot(self) -> np.ndarray:
         return self._slot
 
-    def inertial_km(self, t_s: float | np.ndarray) -> np.ndarray:
-        """Mean-of-date inertial positions, ``(N, 3)`` or ``(T, N, 3)``."""
+    def _angles(self, t_s: float | np.ndarray):
+        """``(shape, cos u, sin u, cos RAAN, sin RAAN)`` at ``epoch + t_s`` (J2 secular rates)."""
         t = np.asarray(t_s, dtype=float)
         tt = t[..., None]
         raan = self._raan0 + self._raan_rate * tt
         u = self._u0 + self._u_rate * tt
-        cu, su = np.cos(u), np.sin(u)
-        cO, sO = np.cos(raan), np.sin(raan)
-        out = np.empty(t.shape + (self.n_sats, 3))
+        return t.shape, np.cos(u), np.sin(u), np.cos(raan), np.sin(raan)
+
+    def inertial_km(self, t_s: float | np.ndarray) -> np.ndarray:
+        """Mean-of-date inertial positions, ``(N, 3)`` or ``(T, N, 3)``."""
+        shape, cu, su, cO, sO = self._angles(t_s)
+        out = np.empty(shape + (self.n_sats, 3))
         out[..., 0] = self._radius * (cO * cu - sO * su * self._cos_i)
         out[..., 1] = self._radius * (sO * cu + cO * su * self._cos_i)
         out[..., 2] = self._radius * (su * self._sin_i)
@@ -198,17 +201,9 @@ class WalkerConstellation(Constellation):
         ``R (du/dt d/du + dRAAN/dt d/dRAAN)`` of the circular orbit with J2 secular rates. Shapes
         ``(N, 3)`` for a scalar ``t_s``, ``(T, N, 3)`` for ``T`` times (never NaN).
         """
-        t = np.asarray(t_s, dtype=float)
-        tt = t[..., None]
-        raan = self._raan0 + self._raan_rate * tt
-        u = self._u0 + self._u_rate * tt
-        cu, su = np.cos(u), np.sin(u)
-        cO, sO = np.cos(raan), np.sin(raan)
+        r = self.inertial_km(t_s)
+        _, cu, su, cO, sO = self._angles(t_s)
         ci, si = self._cos_i, self._sin_i
-        r = np.empty(t.shape + (self.n_sats, 3))
-        r[..., 0] = self._radius * (cO * cu - sO * su * ci)
-        r[..., 1] = self._radius * (sO * cu + cO * su * ci)
-        r[..., 2] = self._radius * (su * si)
         du, dO = self._radius * self._u_rate, self._radius * self._raan_rate
         v = np.empty_like(r)
         v[..., 0] = du * (-cO * su - sO * cu * ci) + dO * (-sO * cu - cO * su * ci)
