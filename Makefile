@@ -11,7 +11,7 @@ $(BIN)/leosim: pyproject.toml
 	@echo "installing leosim into $(VENV) (about a minute, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,packet]'
 	touch $(BIN)/leosim
 
 demo: $(BIN)/leosim

@@ -64,6 +64,10 @@ class HypatiaFormatError(InputError):
     """A Hypatia satellite-network-state directory is incomplete or malformed."""
 
 
+class PacketLayerUnavailable(InputError):
+    """Packets were asked for but ns-3 (the optional extra ``leosim[packet]``) is not installed."""
+
+
 class PropagationError(LeosimError):
     """Raised only where a caller explicitly asks for strict propagation."""
 
