@@ -55,6 +55,9 @@ class StepResult:
     access: object | None = None
     #: the step's max-min fair allocation (:class:`leosim.capacity.allocate.StepCapacity`)
     capacity: object | None = None
+    #: the links up at this step (:class:`leosim.routing.graph.Topology`, after the access
+    #: layer): per-hop delays for the packet layer (:mod:`leosim.packet.timeline`)
+    topology: object | None = None
 
 
 @attrs.frozen(eq=False)
@@ -158,7 +161,7 @@ def simulate(
             if modelled is not None and cap.queue_ms is not None:  # + congestion (modelled)
                 modelled = modelled + np.nan_to_num(cap.queue_ms, nan=0.0)
         yield StepResult(start_step + k, float(t), mode, routes, tp, codes,
-                         len(topo.isl_pairs), len(topo.gsl), modelled, acc, cap)
+                         len(topo.isl_pairs), len(topo.gsl), modelled, acc, cap, topo)
 
 
 def _access_layers(network: Network, modes: Sequence[str]) -> dict:
