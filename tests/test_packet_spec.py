@@ -93,7 +93,7 @@ def test_good_example_parses_with_defaults():
         300, 50_000, 1.0, None)
     assert (msg.server, msg.every_s, msg.retry_s, msg.followers) == (
         "internet", 30.0, 5.0, ["Kyiv", "Warsaw"])
-    assert msg.post_sizes() == {"photo_share": 0.5, "text_bytes": 2000,
+    assert msg.post_sizes() == {"photo_share": 0.5, "text_bytes": 1024,
                                 "photo_median_bytes": 150_000, "photo_sigma": 0.5}
     assert flow_names(layer.flows) == ["ping-mariupol", "video", "bulk-1", "bulk-2", "bulk-3",
                                        "web", "posts"]
@@ -238,3 +238,13 @@ def test_models_are_frozen_and_strict():
     with pytest.raises(Exception):  # noqa: B017
         TcpBulkFlow(kind="tcp_bulk", name="b", src="A", count="2")
     assert MessagesFlow(kind="messages", name="m", src="A").followers == []
+
+
+def test_scalar_types_match_the_scenario_model():
+    # spec.py defines model.py's strict types again (model.py imports spec.py): keep them equal
+    from leosim.packet import spec
+    from leosim.scenario import model
+
+    assert spec._Strict.model_config == model._Strict.model_config
+    for name in ("Float", "Int", "Str"):
+        assert getattr(spec, name) == getattr(model, name), name

@@ -31,10 +31,29 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 import attrs
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from leosim.errors import InputError
-from leosim.scenario.model import Float, Int, Str, _Strict
+
+# The scalar types and base of leosim.scenario.model, defined again here: model.py imports this
+# module for ScenarioModel's packets and flows, so importing model.py from here would be a
+# cycle. Keep them identical (strict scalars, finite floats, unknown keys refused, frozen).
+Float = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+Str = Annotated[str, Strict()]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
 
 __all__ = [
     "CONGESTION_TYPES",
@@ -233,7 +252,8 @@ class MessagesFlow(_FlowBase):
 
     A client at ``src`` posts one message every ``every_s`` (30 s: issue 11's example), a
     photo with probability ``photo_share`` (0.3: assumption), else a text of ``text_bytes``
-    (2,000: assumption, a short post with its HTTP/TLS framing); photo sizes are log-normal
+    (1,024: assumption, a post of a few hundred characters with its JSON/HTTP framing; as
+    ``leosim.packet.messages.PostSizes``); photo sizes are log-normal
     with median ``photo_median_bytes`` (150,000: assumption, a compressed phone photo as a
     social network re-encodes it) and shape ``photo_sigma`` (0.5: assumption). The server is
     ``"internet"`` (the client's point of presence) or a site name; it fans each post out to
@@ -245,7 +265,7 @@ class MessagesFlow(_FlowBase):
     server: Str = Field(INTERNET, min_length=1)
     every_s: Float = Field(30.0, gt=0, le=86_400)
     photo_share: Float = Field(0.3, ge=0, le=1)
-    text_bytes: Int = Field(2_000, ge=1, le=2**31 - 1)
+    text_bytes: Int = Field(1024, ge=1, le=2**31 - 1)
     photo_median_bytes: Int = Field(150_000, ge=1, le=2**31 - 1)
     photo_sigma: Float = Field(0.5, ge=0, le=5)
     followers: list[Str] = Field(default_factory=list, max_length=1000)
