@@ -23,6 +23,7 @@ out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 DEMO_SCENARIO = "mariupol.toml"
+POSTS_SCENARIO = "posts_from_mariupol.toml"
 #: True when the process ends with the command (the console script, ``python -m leosim``), not
 #: when :func:`main` is called from Python.
 EXITS_AFTER_COMMAND = False
@@ -51,7 +52,7 @@ def _default_workers(n_steps: int) -> int:
 def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None,
                   resume: bool = False, chunk_steps: int | None = None,
                   scheduler: str | None = None, scheduler_timeout_s: float = 10.0,
-                  with_sensitivity: bool = True) -> None:
+                  with_sensitivity: bool = True, with_packets: bool = True) -> None:
     from leosim.engine.answer import answer_lines, mode_comparison
     from leosim.engine.chunked import run_chunked
     from leosim.engine.interrupt import deferred_sigint
@@ -100,6 +101,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         from leosim.report import write_report
 
         write_report(out_dir, scenario=scn)  # again, with the sensitivity section
+    packet_lines = None
+    if scn.model.flows and with_packets:
+        packet_lines = _run_packets(scn, out_dir, quiet)
     if quiet:
         return
     if len(scn.modes) > 1:
@@ -112,6 +116,10 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print("[bold]answer[/]")
         for line in lines:
             out.print("  " + escape(line), highlight=False, soft_wrap=True)
+    if packet_lines:
+        out.print("[bold]packets[/] (ns-3; packets/*.parquet)")
+        for line in packet_lines:
+            out.print("  " + escape(line), highlight=False, soft_wrap=True)
     if sensitivity is not None:
         from leosim.scenario.sensitivity import format_table
 
@@ -122,6 +130,23 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
               f"report.csv, "
               f"scene.czml for `leosim view`) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
+
+
+def _run_packets(scn, out_dir: Path, quiet: bool) -> list[str]:
+    """Run the scenario's ``[[flows]]`` on ns-3 after the flow-level run; write
+    ``packets/*.parquet``, the ``packets`` block of summary.json and the report again."""
+    from leosim.engine.interrupt import deferred_sigint
+    from leosim.packet.answer import packet_answer_lines
+    from leosim.packet.run import run_packets, write_packet_outputs
+    from leosim.report import write_report
+
+    say = (lambda line: None) if quiet else (
+        lambda line: err.print(escape(line), highlight=False, soft_wrap=True))
+    with deferred_sigint():
+        result = run_packets(scn, progress=say)
+    write_packet_outputs(result, out_dir)
+    write_report(out_dir, scenario=scn)
+    return packet_answer_lines(result.summary)
 
 
 def _run_sensitivity(scn, report, out_dir: Path, quiet: bool):
@@ -243,8 +268,13 @@ def run(
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity/--no-sensitivity",
         help="Run the scenario's [[sensitivity]] what-ifs after it (sensitivity.csv).")] = True,
+    packets: Annotated[bool, typer.Option(
+        "--packets/--no-packets",
+        help="Run the scenario's [[flows]] on ns-3 after it (needs leosim[packet]).")] = True,
 ) -> None:
-    """Run a scenario file and write its results (time chunks, checkpointed, resumable)."""
+    """Run a scenario file and write its results (time chunks, checkpointed, resumable).
+
+    With ``[[flows]]`` tables the packet layer (ns-3) runs after the flow-level run."""
     if scheduler is not None:
         from leosim.engine.dask_client import check_address
 
@@ -252,7 +282,7 @@ def run(
     _run_in_folder(_load(scenario), output, quiet, resume=resume, force=force,
                    again=_again(_ARGV), workers=workers, chunk_steps=chunk_steps,
                    scheduler=scheduler, scheduler_timeout_s=scheduler_timeout,
-                   with_sensitivity=sensitivity)
+                   with_sensitivity=sensitivity, with_packets=packets)
 
 
 @app.command()
@@ -268,13 +298,21 @@ def demo(
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity/--no-sensitivity",
         help="Run the scenario's [[sensitivity]] what-ifs after it (sensitivity.csv).")] = True,
+    posts: Annotated[bool, typer.Option(
+        "--posts", help="Posts from Mariupol: the demo's packet variant on ns-3 (messages, "
+                        "ping and TCP; needs leosim[packet]).")] = False,
 ) -> None:
     """Run the built-in scenario: Mariupol, 5 May 2022 (Azovstal), Starlink as flown."""
     import attrs
 
     from leosim.timebase import TimeGrid
 
-    with resources.as_file(resources.files("leosim.data") / DEMO_SCENARIO) as path:
+    if posts:
+        from leosim.packet.ns3 import load_ns
+
+        load_ns()  # the install hint before anything runs
+    name = POSTS_SCENARIO if posts else DEMO_SCENARIO
+    with resources.as_file(resources.files("leosim.data") / name) as path:
         scn = _load(Path(path))
     if full:
         scn = attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 86_400.0, 1.0))

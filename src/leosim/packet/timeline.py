@@ -49,14 +49,16 @@ class Host:
 class RouteSpec:
     """One route of the packet network: ``head`` host -> leosim pair -> ``tail`` host.
 
-    ``pair`` is a leosim site pair ``(a, b)`` (``b`` a site, not the internet) or ``None`` for a
-    host-to-host route; ``head_at``/``tail_at`` is the site a host hangs off (the pair's first or
-    last site), or the other host for a host-to-host route.
+    ``pair`` is a leosim site pair ``(a, b)`` (``b`` a site, not the internet) or ``None`` for
+    an all-fibre route from ``fixed_site`` (or the ``head`` host) to the ``tail`` host. A host
+    hangs off the pair's first (``head``) or last (``tail``) site.
     """
 
     pair: tuple[int, int] | None
     head: int | None = None  # host index
     tail: int | None = None  # host index
+    #: for a route without a leosim pair: the site it starts from (over fibre to ``tail``)
+    fixed_site: int | None = None
 
 
 @attrs.frozen(eq=False)
@@ -177,8 +179,8 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
         active: set[int] = set()
         for r_i, r in enumerate(routes):
             if r.pair is None:
-                path = np.array([host_base + r.head, host_base + r.tail], np.int64)
-                ok = True
+                first = n_sats + r.fixed_site if r.fixed_site is not None else host_base + r.head
+                path = np.array([first, host_base + r.tail], np.int64)
             else:
                 row = pair_row[r.pair]
                 ok = rp.reason[row] == 0 and np.isfinite(rp.rtt_ms[row])
@@ -204,7 +206,7 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
     ends = np.zeros((n_routes, 2), np.int64)
     for r_i, r in enumerate(routes):  # the ends, whether or not a path was ever found
         first = host_base + r.head if r.head is not None else (
-            n_sats + r.pair[0] if r.pair is not None else host_base + r.tail)
+            n_sats + r.pair[0] if r.pair is not None else n_sats + r.fixed_site)
         last = host_base + r.tail if r.tail is not None else n_sats + r.pair[1]
         ends[r_i] = builder.node(first), builder.node(last)
     names = np.concatenate([network.constellation.sat_ids.astype(str), g.names.astype(str),

@@ -446,7 +446,31 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
                    tuple(dict.fromkeys(sc.modes)), model.routing.method, sc.seed, model, source,
                    threats, route_stride(model, source), input_files(model, base), fleet)
     check_run_size(scn, source)  # steps x routes x modes and the memory estimate, before a run
+    if model.flows:
+        check_packet_flows(model, ground, source)
     return scn
+
+
+def check_packet_flows(model: ScenarioModel, ground: GroundSegment, source: str) -> None:
+    """``[[flows]]`` against the built ground segment and the run's window."""
+    from leosim.ground.cities import find_city
+    from leosim.packet.spec import check_flows
+
+    section = model.packets
+    start = 0.0 if section is None else section.start_s
+    stop = model.scenario.duration_s if section is None or section.stop_s is None \
+        else min(section.stop_s, model.scenario.duration_s)
+    names = {str(n) for n in ground.names}
+    cities = set()
+    for f in model.flows:
+        for name in getattr(f, "followers", ()):
+            if name not in names:
+                try:
+                    find_city(name)
+                    cities.add(name)
+                except InputError:
+                    pass
+    check_flows(model.flows, names, start_s=start, end_s=stop, city_names=cities, source=source)
 
 
 def default_terminal_policy(model: ScenarioModel) -> str:

@@ -353,6 +353,10 @@ class SensitivitySpec(_Strict):
     append: dict[Str, Any] = Field(default_factory=dict)
 
 
+# The packet layer's tables (docs/packets.md); imported here, after the scalar types it uses.
+from leosim.packet.spec import Flows, PacketsSection  # noqa: E402
+
+
 class ScenarioModel(_Strict):
     scenario: ScenarioSection = Field(default_factory=ScenarioSection)
     constellation: ConstellationSection
@@ -367,3 +371,5 @@ class ScenarioModel(_Strict):
     threats: list[ThreatSpec] = Field(default_factory=list)
     montecarlo: MonteCarloSection | None = None
     sensitivity: list[SensitivitySpec] = Field(default_factory=list)
+    packets: PacketsSection | None = None
+    flows: Flows = Field(default_factory=list)
