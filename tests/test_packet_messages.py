@@ -101,7 +101,7 @@ def test_post_schedule_is_seeded_and_has_the_configured_mix():
     a = m.post_schedule(start_s=0, stop_s=60_000, every_s=30, seed=7)
     b = m.post_schedule(start_s=0, stop_s=60_000, every_s=30, seed=7)
     c = m.post_schedule(start_s=0, stop_s=60_000, every_s=30, seed=8)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
     created, size, kind = a
@@ -242,3 +242,21 @@ def test_same_seed_gives_identical_frames(sim):
     (b_msgs, b_dl), _, _ = _fanout_run(ns)
     pd.testing.assert_frame_equal(a_msgs, b_msgs)
     pd.testing.assert_frame_equal(a_dl, b_dl)
+
+
+def test_a_burst_of_posts_is_parsed_across_segment_boundaries(sim):
+    """200 posts at one instant: frames coalesce into 1448 B segments, headers straddle them."""
+    ns = sim
+    nodes, ifs = chain(ns)
+    rng = np.random.default_rng(5)
+    size = rng.integers(1, 3000, 200)
+    sched = (np.full(200, 1.0), size, np.full(200, "text"))
+    svc = install(ns, nodes, ifs, sched, followers=False)
+    run_until(ns, 10.0)
+    msgs, _ = m.collect_messages(copies=True)
+    assert (msgs.state == "delivered").all() and (msgs.copies == 1).all()
+    assert (msgs.attempts == 1).all() and m.sender_stats(svc)["unacked"] == 0
+    assert np.all(np.diff(msgs.server_s.to_numpy()) >= 0)          # in order, one stream
+    # the stream is limited by the 10 Mbit/s bottleneck: all bytes need >= their serialisation
+    total_b = int(size.sum()) + 200 * m.HEADER_BYTES
+    assert msgs.server_s.max() - 1.0 >= ser(total_b) + ONE_WAY_S
