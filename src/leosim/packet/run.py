@@ -155,14 +155,14 @@ def _install(ns, net, flows, ends: Endpoints, start_s: float, stop_s: float, sec
     from leosim.packet import apps, messages
 
     tl = net.timeline
-    port = 10_000
+    port = 10_000  # each flow: its own ports (a message service uses port and port + 1)
     for i, f in enumerate(flows):
         r = ends.flow_route[i]
         src_node, dst_node = net.node(tl.route_first[r]), net.node(tl.route_last[r])
         dst_addr = net.b_address(r)
         t_on, t_off = f.start_s - start_s, f.stop_s - start_s
         spec = f.spec
-        port += 1
+        port += 10
         if f.kind == "ping":
             apps.install_ping(ns, f.name, src_node, dst_node, dst_addr, port=port,
                               interval_ms=spec.interval_ms, size_bytes=spec.size_bytes,
@@ -173,7 +173,7 @@ def _install(ns, net, flows, ends: Endpoints, start_s: float, stop_s: float, sec
                                  start_s=t_on, stop_s=t_off)
         elif f.kind == "tcp_bulk":
             apps.install_tcp_bulk(ns, f.name, src_node, dst_node, dst_addr, port=port,
-                                  congestion=_cc(f.congestion), max_bytes=spec.max_bytes,
+                                  congestion=_cc(f.congestion), max_bytes=spec.max_bytes or 0,
                                   start_s=t_on, stop_s=t_off)
         elif f.kind == "tcp_rr":
             apps.install_tcp_rr(ns, f.name, src_node, dst_node, dst_addr, port=port,
@@ -225,7 +225,7 @@ def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.Data
     rates = stats.pop("rates")
     summary["network"] = {
         "mode": mode, "start_s": start_s, "stop_s": stop_s,
-        "update_interval_ms": tl.interval_s * 1e3, "updates": len(tl.times_s),
+        "update_interval_ms": round(tl.interval_s * 1e3, 6), "updates": len(tl.times_s),
         "routes": len(tl.route_first), "nodes": tl.n_nodes, "links": tl.n_edges,
         "links_by_kind": {k: int((tl.edge_kind == i).sum()) for i, k in enumerate(EDGE_KINDS)},
         "forwarding_changes": len(tl.route_ops), "delay_changes": len(tl.delay_ops),

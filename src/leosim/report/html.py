@@ -30,6 +30,7 @@ from leosim.errors import InputError
 from leosim.io.atomic import atomic_write_text
 from leosim.report import figures as F
 from leosim.report.digest import RouteDigest, digest_routes
+from leosim.report.packets import PACKET_FIGURES
 
 __all__ = ["FIGURES", "FigureSpec", "RunData", "figure_svg", "load_run", "make_figure",
            "write_report"]
@@ -315,6 +316,7 @@ FIGURES: dict[str, FigureSpec] = {s.name: s for s in [
                _fig_coverage, needs_scenario=True),
 ]}
 FIGURES.update({s["name"]: FigureSpec(**s) for s in F.CAPACITY_FIGURES})
+FIGURES.update({s["name"]: FigureSpec(**s) for s in PACKET_FIGURES})
 
 
 def make_figure(name: str, data: RunData, *, pair: tuple[str, str] | None = None,

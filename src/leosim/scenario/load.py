@@ -59,11 +59,12 @@ def _model_of(annotation: Any, value: Any) -> type[BaseModel] | None:
         return _model_of(args[0], value) if args else None
     if origin in (typing.Union, types.UnionType):
         models = [m for a in args if (m := _model_of(a, value)) is not None]
-        tag = value.get("type") if isinstance(value, dict) else None
-        for m in models:  # a tagged union: the member whose `type` literal matches
-            field = m.model_fields.get("type")
-            if field is not None and tag in typing.get_args(field.annotation):
-                return m
+        for key in ("type", "kind"):  # a tagged union: the member whose tag literal matches
+            tag = value.get(key) if isinstance(value, dict) else None
+            for m in models:
+                field = m.model_fields.get(key)
+                if field is not None and tag in typing.get_args(field.annotation):
+                    return m
         return models[0] if len(models) == 1 else None
     return None
 
@@ -128,7 +129,7 @@ def _model_loc(loc: tuple, data: Any = None) -> tuple:
         if isinstance(p, str) and ("[" in p or p.startswith("tuple")):
             continue
         if isinstance(p, str) and isinstance(node, dict) and p not in node \
-                and node.get("type") == p:
+                and p in (node.get("type"), node.get("kind")):
             continue
         out.append(p)
         node = _value_at(node, (p,))
