@@ -86,6 +86,18 @@ def _ser_s(size_bytes):
     return sum(size_bytes * 8 / (r * 1e6) for r in RATES_MBPS)
 
 
+def _chain_time_s(sizes_bytes):
+    """Time from the first bit of back-to-back packets leaving one end to the last packet fully
+    received at the other end (store-and-forward on each hop, delay after each hop)."""
+    arrive = [0.0] * len(sizes_bytes)
+    for rate, delay in zip(RATES_MBPS, DELAYS_MS, strict=True):
+        free = 0.0
+        for k, size in enumerate(sizes_bytes):
+            free = max(arrive[k], free) + size * 8 / (rate * 1e6)
+            arrive[k] = free + delay / 1e3
+    return arrive[-1]
+
+
 def _mean_rate(fs, flow, col, t0, t1):
     sel = fs[(fs.flow == flow) & (fs.t_s > t0 + 1e-9) & (fs.t_s <= t1 + 1e-9)]
     return float(sel[col].mean())
@@ -188,7 +200,15 @@ def test_tcp_request_response_completion_time():
     apps.install_tcp_rr(ns, "rr0", n[0], n[3], ifs[-1].GetAddress(1), port=6001,
                         request_bytes=200, response_bytes=1000, interval_s=0.0,
                         start_s=0.0, stop_s=1.0)
+    # a 3000 B response is three segments (1448 + 1448 + 104 B of payload) sent back to back
+    apps.install_tcp_rr(ns, "rr3", n[3], n[0], ifs[0].GetAddress(0), port=6002,
+                        request_bytes=200, response_bytes=3000, interval_s=0.5,
+                        start_s=0.25, stop_s=3.0)
     ex = _run(3.0).exchanges
+    rr3 = ex[ex.flow == "rr3"]
+    expected3_s = (_chain_time_s([200 + HDR_TCP])
+                   + _chain_time_s([1448 + HDR_TCP, 1448 + HDR_TCP, 104 + HDR_TCP]))
+    np.testing.assert_allclose(rr3.completion_s.iloc[1:], expected3_s, atol=1e-9)
     expected_s = 2 * sum(DELAYS_MS) / 1e3 + _ser_s(200 + HDR_TCP) + _ser_s(1000 + HDR_TCP)
     assert expected_s == pytest.approx(0.04125568, abs=1e-12)  # by hand: 40 ms + 243.84 + 1011.84 us
     rr = ex[ex.flow == "rr"]
