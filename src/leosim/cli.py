@@ -58,6 +58,15 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
     from leosim.engine.interrupt import deferred_sigint
     from leosim.metrics import format_comparison
 
+    if scn.model.flows and with_packets:
+        from leosim.packet.ns3 import INSTALL_HINT, available
+
+        if not available():  # say so before the run, not after it
+            from leosim.errors import PacketLayerUnavailable
+
+            raise PacketLayerUnavailable(
+                "this scenario has [[flows]] (packets on ns-3), but ns-3 is not installed",
+                source=scn.source, where="flows", hint=INSTALL_HINT + "; or run with --no-packets")
     if not quiet:
         net = scn.network
         out.print(f"[bold]{escape(scn.name)}[/]: {net.constellation.n_sats} satellites, "
