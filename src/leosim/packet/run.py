@@ -86,7 +86,9 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     ends = resolve_endpoints(scn, flows, mode=mode, start_s=start_s)
     interval = section.update_interval_ms / 1e3
     times = start_s + interval * np.arange(int(np.ceil((stop_s - start_s) / interval - 1e-9)))
-    timeline = build_timeline(scn.network, times, ends.routes, hosts=ends.hosts, mode=mode,
+    # the links' capacities are the packet layer's own: leosim's demand allocation is not needed
+    network = attrs.evolve(scn.network, demand=None, background=None)
+    timeline = build_timeline(network, times, ends.routes, hosts=ends.hosts, mode=mode,
                               threats=scn.threats, seed=scn.seed,
                               warmup=_warmup(scn, start_s, interval), method=scn.method)
     t1 = time.perf_counter()
@@ -214,6 +216,12 @@ def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.Data
         for c in cols:
             if c in df:
                 df[c] = df[c] + start_s
+    if len(fs):  # each flow's series over its own window (the sampler runs for the whole run)
+        window = {f.name: (f.start_s, f.stop_s) for f in flows}
+        lo = fs["flow"].map(lambda n: window[n][0]).to_numpy(float)
+        hi = fs["flow"].map(lambda n: window[n][1]).to_numpy(float)
+        t = fs["t_s"].to_numpy(float)
+        fs = fs[(t > lo + 1e-9) & (t < hi + tl.interval_s + 1e-9)].reset_index(drop=True)
     changes = path_changes(tl, flows, route_of)
     if len(fs):
         fs["path_change"] = _changed_in_sample(fs, changes)
