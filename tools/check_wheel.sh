@@ -16,6 +16,11 @@ for f in summary.json report.html report.csv scene.czml routes.parquet; do
   test -s "$work/demo-out/$f" || { echo "wheel demo wrote no $f" >&2; exit 1; }
 done
 grep -q '<path' "$work/demo-out/report.html" || { echo "report.html has no map paths" >&2; exit 1; }
+# Without the optional extra leosim[packet] (ns-3), packets are refused with the install command.
+if "$work/venv/bin/leosim" demo --posts -o "$work/posts-out" -q 2>"$work/posts.err"; then
+  echo "demo --posts ran without ns-3 installed" >&2; exit 1
+fi
+grep -q "leosim\[packet\]" "$work/posts.err" || { cat "$work/posts.err" >&2; exit 1; }
 "$work/venv/bin/leosim" examples --copy "$work/examples" >/dev/null
 for f in "$work"/examples/*.toml; do "$work/venv/bin/leosim" validate "$f"; done
 echo "wheel ok: $(ls "$work"/dist)"
