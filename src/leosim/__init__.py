@@ -19,11 +19,11 @@ _configure_numba_cache()  # before any kernel module is imported (njit(cache=Tru
 # start-up then gets the CLI's message, not a traceback. Same names as leosim.api.__all__ (test).
 __all__ = [
     "INTERNET", "PRESETS", "FibreLinks", "GroundSegment", "HypatiaFormatError", "InputError",
-    "LeosimError", "LinkRules", "Network", "Routes", "RunResult", "Scenario", "ScenarioError",
+    "LeosimError", "LinkRules", "Network", "PacketResult", "Routes", "RunResult", "Scenario", "ScenarioError",
     "Site", "StepResult", "TLEConstellation", "TLEError", "TimeGrid", "UnknownSiteError",
     "WalkerConstellation", "WalkerShell", "build_scenario", "find_city", "get_preset",
-    "load_scenario", "load_scenario_file", "parse_epoch", "plus_grid_pairs", "run_scenario",
-    "shortest_routes", "simulate", "starlink_gateways", "starlink_pops", "top_cities",
+    "load_scenario", "load_scenario_file", "parse_epoch", "plus_grid_pairs", "run_packets",
+    "run_scenario", "shortest_routes", "simulate", "starlink_gateways", "starlink_pops", "top_cities",
 ]
 
 

@@ -39,6 +39,7 @@ from leosim.links.isl import plus_grid_pairs
 from leosim.orbits.presets import PRESETS, get_preset
 from leosim.orbits.sgp4_constellation import TLEConstellation
 from leosim.orbits.walker import WalkerConstellation, WalkerShell
+from leosim.packet.run import PacketResult, run_packets
 from leosim.routing.shortest import INTERNET, Routes, shortest_routes
 from leosim.scenario.build import Scenario, build_scenario
 from leosim.scenario.load import load_scenario_file
@@ -53,9 +54,9 @@ def load_scenario(path: str | Path) -> Scenario:
 
 __all__ = [
     "INTERNET", "PRESETS", "FibreLinks", "GroundSegment", "HypatiaFormatError", "InputError",
-    "LeosimError", "LinkRules", "Network", "Routes", "RunResult", "Scenario", "ScenarioError",
+    "LeosimError", "LinkRules", "Network", "PacketResult", "Routes", "RunResult", "Scenario", "ScenarioError",
     "Site", "StepResult", "TLEConstellation", "TLEError", "TimeGrid", "UnknownSiteError",
     "WalkerConstellation", "WalkerShell", "build_scenario", "find_city", "get_preset",
-    "load_scenario", "load_scenario_file", "parse_epoch", "plus_grid_pairs", "run_scenario",
+    "load_scenario", "load_scenario_file", "parse_epoch", "plus_grid_pairs", "run_packets", "run_scenario",
     "shortest_routes", "simulate", "starlink_gateways", "starlink_pops", "top_cities",
 ]
