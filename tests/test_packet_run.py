@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from leosim.api import load_scenario
-from leosim.packet.spec import MessagesFlow, PacketsSection, PingFlow
+from leosim.packet.spec import MessagesFlow, PacketsSection, PingFlow, TcpBulkFlow
 
 pytestmark = pytest.mark.packet
 
@@ -211,3 +211,27 @@ def test_cli_says_how_to_install_ns3_when_missing(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'leosim[packet]'" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_fq_codel_keeps_a_ping_fast_beside_a_saturating_tcp_flow():
+    # Queue discipline oracle (RFC 8290): behind a drop-tail queue of 100 packets at 10 Mbit/s a
+    # saturating TCP flow adds up to 100 x 1502 x 8 / 1e7 = 120 ms to a ping that shares the
+    # bottleneck; fq_codel gives the sparse ping flow its own queue (a few ms at most).
+    scn = load_scenario(EXAMPLES / "hypatia_starlink_550.toml")
+    flows = [PingFlow(kind="ping", name="ping", src="Paris", dst="Moskva-(Moscow)",
+                      interval_ms=100, start_s=5.0),
+             TcpBulkFlow(kind="tcp_bulk", name="bulk", src="Paris", dst="Moskva-(Moscow)",
+                         congestion="cubic")]
+    from leosim.packet.run import run_packets
+
+    excess = {}
+    for queue in ("droptail", "fq_codel"):
+        packets = PacketsSection(stop_s=20.0, gsl_mbps=10.0, queue=queue)
+        res = run_packets(_with_flows(scn, packets, flows))
+        p = res.pings.dropna(subset=["rtt_ms"])
+        excess[queue] = float(np.median(p["rtt_ms"] - p["expected_rtt_ms"]))
+        bulk = res.flow_series[res.flow_series["flow"] == "bulk"]
+        assert bulk.loc[bulk["t_s"] > 5, "rx_mbps"].mean() > 8.0  # the link stays full
+    print(excess)
+    assert excess["droptail"] > 60.0
+    assert excess["fq_codel"] < 10.0
