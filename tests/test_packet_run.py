@@ -235,3 +235,36 @@ def test_fq_codel_keeps_a_ping_fast_beside_a_saturating_tcp_flow():
     print(excess)
     assert excess["droptail"] > 60.0
     assert excess["fq_codel"] < 10.0
+
+
+def test_ctrl_c_during_the_ns3_run_stops_it_with_exit_130(tmp_path):
+    # A long packet run (100 s of a 100 Mbit/s TCP flow: about a minute of ns-3 here); Ctrl-C
+    # once ns-3 has started: the command stops within seconds (the run is checked every
+    # simulated second), exits 130 with no traceback, and writes no packet results.
+    import signal
+    import time
+
+    text = (EXAMPLES / "hypatia_starlink_550.toml").read_text().replace(
+        'hypatia_dir = "hypatia_starlink_550"',
+        f'hypatia_dir = "{EXAMPLES / "hypatia_starlink_550"}"')
+    text += ('\n[packets]\ngsl_mbps = 100\nupdate_interval_ms = 1000\n\n[[flows]]\n'
+             'name = "bulk"\nkind = "tcp_bulk"\nsrc = "Paris"\ndst = "Moskva-(Moscow)"\n')
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "leosim", "run", str(scenario), "-o",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    seen = ""
+    while "packets: leosim routes" not in seen:  # the timeline is done: ns-3 starts next
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, seen
+        seen += line
+    time.sleep(4.0)  # ns-3 (import ~9 s already done) builds and runs
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 30.0
+    assert "Traceback" not in err
+    assert not (out / "packets" / "flows.parquet").exists()

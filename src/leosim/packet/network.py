@@ -149,6 +149,8 @@ int64_t AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t 
   // under a queue disc the device keeps almost nothing, so the backlog sits in the disc
   std::string q = std::to_string(fqCodel ? 2u : queuePkts) + "p";
   p2p.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", QueueSizeValue(QueueSize(q)));
+  // drop-tail: the device queue drops (and counts) itself; a queue disc needs flow control
+  if (!fqCodel) p2p.DisableFlowControl();
   NetDeviceContainer d = p2p.Install(nodes[a], nodes[b]);
   Link l; l.a = a; l.b = b; l.da = d.Get(0); l.db = d.Get(1); l.channel = d.Get(0)->GetChannel();
   uint32_t k = links.size();

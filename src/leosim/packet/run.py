@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from leosim.engine.interrupt import check_interrupt, interrupt_pending
 from leosim.packet.endpoints import Endpoints, resolve_endpoints
 from leosim.packet.spec import PacketsSection, expand_flows, link_rates
 from leosim.packet.timeline import EDGE_KINDS, PacketTimeline, build_timeline
@@ -106,7 +107,11 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     _install(ns, net, flows, ends, start_s, stop_s, section)
     apps.start_sampler(section.sample_ms / 1e3, stop_s - start_s)
     ns.Simulator.Stop(ns.Seconds(stop_s - start_s))
+    watch = _watch_interrupt(ns)  # noqa: F841 - keeps the callback alive during the run
     ns.Simulator.Run()
+    if interrupt_pending():
+        ns.Simulator.Destroy()
+        check_interrupt()
     t2 = time.perf_counter()
     results = apps.collect()
     msgs, dels = messages.collect_messages()
@@ -117,6 +122,22 @@ def run_packets(scn, *, progress=None) -> PacketResult:
                    {"leosim_s": t1 - t0, "ns3_s": t2 - t1, "no_route_drops": no_route,
                     "queue_drops": int(queue_drops.sum()), "rates": rates,
                     "rate_sources": _rate_sources(scn, section)})
+
+
+def _watch_interrupt(ns, every_s: float = 1.0):
+    """A Python check every ``every_s`` of simulated time: a deferred Ctrl-C
+    (:mod:`leosim.engine.interrupt`) stops ns-3 there instead of at the end of the run."""
+    fn = None
+
+    def check() -> None:
+        if interrupt_pending():
+            ns.Simulator.Stop()
+        else:
+            ns.Simulator.Schedule(ns.Seconds(every_s), fn)
+
+    fn = ns.cppyy.gbl.std.function["void()"](check)
+    ns.Simulator.Schedule(ns.Seconds(every_s), fn)
+    return fn, check  # the std::function does not own the Python callable: keep both alive
 
 
 def _warmup(scn, start_s: float, interval: float) -> np.ndarray | None:

@@ -172,7 +172,10 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
                          warmup=warmup)
     else:
         steps = iter([None] * k_steps)
+    from leosim.engine.interrupt import check_interrupt
+
     for k, step in enumerate(steps):
+        check_interrupt()  # a deferred Ctrl-C stops here (leosim.engine.interrupt)
         if step is not None:
             builder.load_topology(step.topology)
             rp = step.routes
