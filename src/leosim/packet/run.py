@@ -111,12 +111,17 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     ns.Simulator.Run()
     if interrupt_pending():
         ns.Simulator.Destroy()
+        apps.reset()
+        messages.reset()
         check_interrupt()
     t2 = time.perf_counter()
     results = apps.collect()
     msgs, dels = messages.collect_messages()
     no_route, queue_drops = net.no_route_drops(), net.queue_drops()
     ns.Simulator.Destroy()
+    apps.reset()  # leave nothing behind for the next simulation in this process
+    messages.reset()
+    ns.cppyy.gbl.leosim.net.Reset()
     say(f"packets: ns-3 simulated {stop_s - start_s:g} s in {t2 - t1:.1f} s")
     return _result(mode, flows, ends, timeline, results, msgs, dels, start_s, stop_s,
                    {"leosim_s": t1 - t0, "ns3_s": t2 - t1, "no_route_drops": no_route,
