@@ -136,7 +136,7 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         out.print(escape(format_table(sensitivity)), highlight=False, soft_wrap=True)
     out.print(f"results in [bold]{escape(str(out_dir))}[/] (report.html, routes.parquet, "
               f"path_changes.parquet, access.parquet, nodes.parquet, sites.parquet, summary.json, "
-              f"report.csv, "
+              f"report.csv, {'packets/, ' if packet_lines else ''}"
               f"scene.czml for `leosim view`) in "
               f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
 
