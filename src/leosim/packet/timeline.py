@@ -158,7 +158,7 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
     hops = np.full((k_steps, n_routes), -1, np.int64)
     reason = np.zeros((k_steps, n_routes), np.int8)
     prev_path: list[np.ndarray | None] = [None] * n_routes
-    active_prev: set[int] = set()
+    active_prev = np.empty(0, np.int64)
 
     def tails(r: RouteSpec, path: np.ndarray) -> np.ndarray:
         head = [] if r.head is None else [host_base + r.head]
@@ -174,12 +174,13 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
         steps = iter([None] * k_steps)
     from leosim.engine.interrupt import check_interrupt
 
+    prev_edges: list[np.ndarray | None] = [None] * n_routes
     for k, step in enumerate(steps):
         check_interrupt()  # a deferred Ctrl-C stops here (leosim.engine.interrupt)
         if step is not None:
             builder.load_topology(step.topology)
             rp = step.routes
-        active: set[int] = set()
+        routed, route_edges = [], []
         for r_i, r in enumerate(routes):
             if r.pair is None:
                 first = n_sats + r.fixed_site if r.fixed_site is not None else host_base + r.head
@@ -194,17 +195,22 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
             if path is None:
                 if prev_path[r_i] is not None or k == 0:
                     builder.remove(k, r_i, prev_path[r_i])
-                prev_path[r_i] = None
+                prev_path[r_i] = prev_edges[r_i] = None
                 continue
-            edges = builder.path_edges(path)
             if prev_path[r_i] is None or not np.array_equal(prev_path[r_i], path):
-                builder.set_path(k, r_i, path, edges)
+                prev_edges[r_i] = builder.path_edges(path)
+                builder.set_path(k, r_i, path, prev_edges[r_i])
                 prev_path[r_i] = path
-            active.update(edges.tolist())
-            d = builder.delays_ms(edges)
-            rtt[k, r_i] = 2.0 * d.sum()
-            hops[k, r_i] = len(edges)
-        builder.emit_delays(k, sorted(active | active_prev))
+            routed.append(r_i)
+            route_edges.append(prev_edges[r_i])
+        active = np.unique(np.concatenate(route_edges)) if route_edges else np.empty(0, np.int64)
+        if routed:  # every routed path's delays at once; each must be up at this step
+            flat = np.concatenate(route_edges)
+            d = builder.delays_ms(flat)
+            lengths = np.array([len(e) for e in route_edges])
+            rtt[k, routed] = 2.0 * np.add.reduceat(d, np.cumsum(lengths) - lengths)
+            hops[k, routed] = lengths
+        builder.emit_delays(k, np.union1d(active, active_prev))
         active_prev = active
     ends = np.zeros((n_routes, 2), np.int64)
     for r_i, r in enumerate(routes):  # the ends, whether or not a path was ever found
@@ -244,7 +250,7 @@ class _Builder:
         self.route_ops: list[tuple[int, int, int, int]] = []
         self.delay_ops: list[tuple[int, int]] = []
         self.delay_ms: list[float] = []
-        self.last_ms: dict[int, float] = {}
+        self.last = np.empty(0)  # last delay set on each link (NaN: never)
         self.topo_keys = np.empty(0, np.int64)
         self.topo_ms = np.empty(0)
         self.big = n_sats + n_sites + 1 << 20
@@ -356,17 +362,22 @@ class _Builder:
             self.route_ops.append((k, 2 * r, nd, -1))
             self.route_ops.append((k, 2 * r + 1, nd, -1))
 
-    def emit_delays(self, k: int, edges: list[int]) -> None:
-        if not edges:
+    def emit_delays(self, k: int, edges: np.ndarray) -> None:
+        """Delay changes at step ``k`` of ``edges`` (links in use now or at the last step)."""
+        if not len(edges):
             return
         e = np.asarray(edges, np.int64)
         d = self.lookup_ms(e)  # a link that went down keeps its last delay (packets drain)
-        for ei, di in zip(e.tolist(), d.tolist(), strict=True):
-            if np.isnan(di):
-                continue
-            if np.isnan(self.first_ms[ei]):
-                self.first_ms[ei] = di
-            if self.last_ms.get(ei) != di:
-                self.delay_ops.append((k, ei))
-                self.delay_ms.append(di)
-                self.last_ms[ei] = di
+        n = len(self.edges)
+        if len(self.last) < n:
+            grown = np.full(max(n, 2 * len(self.last)), np.nan)
+            grown[:len(self.last)] = self.last
+            self.last = grown
+        ok = ~np.isnan(d)
+        changed = ok & (self.last[e] != d)  # NaN (never set) != d: the first delay too
+        first = e[ok & np.isnan(self.last[e])]
+        for ei, di in zip(first.tolist(), d[ok & np.isnan(self.last[e])].tolist(), strict=True):
+            self.first_ms[ei] = di
+        self.delay_ops.extend((k, int(x)) for x in e[changed])
+        self.delay_ms.extend(d[changed].tolist())
+        self.last[e[changed]] = d[changed]
