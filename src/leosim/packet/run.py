@@ -75,6 +75,19 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     Returns
     -------
     PacketResult
+
+    Examples
+    --------
+    The built-in "posts from Mariupol" (needs ``leosim[packet]``; about a minute and a half):
+
+    >>> from importlib import resources
+    >>> import leosim
+    >>> path = resources.files("leosim.data") / "posts_from_mariupol.toml"
+    >>> res = leosim.run_packets(leosim.load_scenario(path))  # doctest: +SKIP
+    >>> res.messages["state"].value_counts()  # doctest: +SKIP
+    state
+    delivered    90
+    Name: count, dtype: int64
     """
     from leosim.packet.ns3 import load_ns
 

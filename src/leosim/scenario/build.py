@@ -403,6 +403,8 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
 
         scn = build_hypatia_scenario(model, base, source)
         check_run_size(scn, source)
+        if model.flows:
+            check_packet_flows(model, scn.network.ground, source)
         return attrs.evolve(scn, inputs=input_files(model, base))
     constellation = build_constellation(model, base, source)
     ground = build_ground(model, source, constellation.epoch)
