@@ -53,9 +53,12 @@ Measured (2026-11-30, this project's machine: 2 cores shared with other people's
 average 2.5-3.5 during the runs, so wall times are inflated and noisy; CPU times less so):
 
 * defaults (100 flows, 200 s, 1 Mbit/s, 1 repeat; 733 nodes, 1,388 links, 9,974 forwarding and
-  1,114,376 delay changes): leosim timeline 39 s; ns-3 run 473 s dynamic vs 384 s static wall
-  (0.42 vs 0.52 simulated s per wall s, ratio 1.23), 304 vs 300 s CPU (ratio 1.02); 1.29 M vs
-  1.33 M segments delivered; about 57,000 packet-hops per CPU second; 16.5 min in all.
+  1,114,376 delay changes), on a quieter machine (load ~1.6-2): leosim timeline 15 s; ns-3 run
+  239 s dynamic vs 227 s static wall (0.84 vs 0.88 simulated s per wall s, ratio 1.05), CPU
+  ratio 1.05; 1.29 M vs 1.33 M segments delivered; about 70,000 packet-hops per CPU second;
+  8.5 min in all. An earlier run of the same (other jobs, including this script's tests,
+  running during its dynamic half): timeline 39 s, run 473 vs 384 s wall (ratio 1.23), 304 vs
+  300 s CPU (ratio 1.02); 16.5 min in all.
 * ``--flows 10 --duration 20 --repeat 3``: run 1.2 vs 1.3 s (ratio 0.93 wall and CPU).
 
 Run: ``python benchmarks/bench_packets.py [--flows 100] [--duration 200] [--gsl-mbps 1]
