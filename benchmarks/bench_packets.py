@@ -34,23 +34,22 @@ Pairs: ``--flows`` distinct unordered pairs of ground stations drawn with
 uniformly over the first second (same seed) so that the slow starts are not synchronised.
 
 Link rates (assumptions chosen for the benchmark's cost, not from a source): the cost of a packet
-simulation is per packet-hop (ns-3 here does roughly 50,000 packet-hops per wall second on one
-core), so the terminal (ground-satellite) links - the bottleneck of every flow - default to
+simulation is per packet-hop (ns-3 here does roughly 60,000-70,000 packet-hops per CPU second), so the terminal (ground-satellite) links - the bottleneck of every flow - default to
 ``--gsl-mbps 1`` Mbit/s; ISLs run at 100 Gbit/s and feeder/fibre links at the packet layer's
 defaults (:mod:`leosim.packet.spec`), so they never queue. Queues: drop-tail, 100 packets (ns-3's
 default). The congestion control is Cubic (the packet layer's default). Flow-series samples
 every 1 s (the goodput is read from them; the sampler is the same in both variants).
 
-Expected cost at the defaults: 100 flows sharing 1 Mbit/s terminal links deliver about 80 full
-segments per second per flow plus about half as many ACKs, over paths of ~10-15 hops: roughly
-100,000-150,000 packet-hops per simulated second, i.e. 2-3 wall seconds per simulated second -
-for 200 s, 7-10 minutes per ns-3 run, two runs per repeat (dynamic and static), plus ~1 minute
-for leosim's timeline and ~10 s for importing ns-3. Use ``--flows 10 --duration 20`` for a quick
-look (under a minute). The cost grows linearly with ``--gsl-mbps``, ``--flows`` and
-``--duration``.
+Expected cost at the defaults: 100 flows sharing 1 Mbit/s terminal links deliver about 65-80
+full segments per second per flow plus about half as many ACKs, over paths of ~9 hops: roughly
+100,000 packet-hops per simulated second, i.e. about 1.2 CPU seconds per simulated second - for
+200 s, 4-5 minutes per ns-3 run on an idle core, two runs per repeat (dynamic and static), plus
+15-40 s for leosim's timeline, ~10 s for importing ns-3 and ~10 s of JIT. Use ``--flows 10
+--duration 20`` for a quick look (under 30 s after the import). The cost grows linearly with
+``--gsl-mbps``, ``--flows`` and ``--duration``.
 
-Measured (2026-11-30, this project's machine: 2 cores shared with other people's jobs, load
-average 2.5-3.5 during the runs, so wall times are inflated and noisy; CPU times less so):
+Measured (2026-11-30, this project's machine: 2 cores shared with other people's jobs, so wall
+times are inflated and noisy when they run; CPU times less so):
 
 * defaults (100 flows, 200 s, 1 Mbit/s, 1 repeat; 733 nodes, 1,388 links, 9,974 forwarding and
   1,114,376 delay changes), on a quieter machine (load ~1.6-2): leosim timeline 15 s; ns-3 run
