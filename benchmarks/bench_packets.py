@@ -34,7 +34,8 @@ Pairs: ``--flows`` distinct unordered pairs of ground stations drawn with
 uniformly over the first second (same seed) so that the slow starts are not synchronised.
 
 Link rates (assumptions chosen for the benchmark's cost, not from a source): the cost of a packet
-simulation is per packet-hop (ns-3 here does roughly 60,000-70,000 packet-hops per CPU second), so the terminal (ground-satellite) links - the bottleneck of every flow - default to
+simulation is per packet-hop (ns-3 here does roughly 60,000-70,000 packet-hops per CPU
+second), so the terminal (ground-satellite) links - the bottleneck of every flow - default to
 ``--gsl-mbps 1`` Mbit/s; ISLs run at 100 Gbit/s and feeder/fibre links at the packet layer's
 defaults (:mod:`leosim.packet.spec`), so they never queue. Queues: drop-tail, 100 packets (ns-3's
 default). The congestion control is Cubic (the packet layer's default). Flow-series samples
