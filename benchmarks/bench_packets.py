@@ -243,7 +243,8 @@ def bench(flows: int = 100, duration_s: float = 200.0, gsl_mbps: float = 1.0,
            "mean_hops": float(np.nanmean(np.where(tl.hops >= 0, tl.hops, np.nan))),
            "route_steps_without_path": int((tl.hops < 0).sum())}
     for v in runs:
-        for key in ("build_s", "run_s", "run_cpu_s", "segments", "retransmissions", "no_route_drops",
+        for key in ("build_s", "run_s", "run_cpu_s", "segments", "retransmissions",
+                    "no_route_drops",
                     "queue_drops"):
             out[f"{v}_{key}"] = med(v, key)
         out[f"{v}_sim_per_wall"] = duration_s / out[f"{v}_run_s"]
