@@ -114,6 +114,11 @@ def tcp_timeline(flow_series: pd.DataFrame, path_changes: pd.DataFrame | None = 
                 handles.setdefault("path change", Line2D([], [], color=_CHANGE_COLOR, lw=0.8,
                                                          ls=":"))
     axes[-1].set_xlabel(tlabel)
+    t_shown = _num(fs[fs["flow"].astype(str).isin(chosen)], "t_s")
+    t_shown = t_shown[np.isfinite(t_shown)]
+    if len(t_shown) and t_shown.max() > t_shown.min():  # the flows' own window, not the run's
+        pad = 0.02 * (t_shown.max() - t_shown.min())
+        axes[-1].set_xlim((t_shown.min() - pad) / scale, (t_shown.max() + pad) / scale)
     if handles:
         axes[0].legend(handles.values(), handles.keys(), loc="upper right", fontsize=8)
     return fig
