@@ -268,3 +268,28 @@ def test_ctrl_c_during_the_ns3_run_stops_it_with_exit_130(tmp_path):
     assert time.monotonic() - t0 < 30.0
     assert "Traceback" not in err
     assert not (out / "packets" / "flows.parquet").exists()
+
+
+def test_a_terminals_link_runs_at_its_fair_share_of_the_capacity_model():
+    # With [[demand]] and no gsl_mbps, a terminal's link to its satellite runs at the terminal's
+    # max-min fair share from leosim's capacity model, updated every 100 ms. Oracle: the
+    # flow-level run's throughput for the same terminal and seconds (leosim.capacity.allocate,
+    # no ns-3), times TCP's payload share of a full segment on the wire (1448 / 1502).
+    from leosim.engine.run import run_scenario
+    from leosim.timebase import TimeGrid
+
+    scn = load_scenario(POSTS)
+    flows = [TcpBulkFlow(kind="tcp_bulk", name="bulk", src="Mariupol", dst="internet",
+                         start_s=300.0, stop_s=330.0)]
+    from leosim.packet.run import run_packets
+
+    res = run_packets(_with_flows(scn, PacketsSection(start_s=290.0, stop_s=330.0), flows))
+    assert "capacity model" in res.summary["network"]["rate_sources"]["gsl_mbps"]
+    assert len(res.timeline.rate_ops) >= 1
+    fs = res.flow_series
+    goodput = fs.loc[fs["t_s"] > 304.0, "rx_mbps"].mean()  # after slow start
+    flow_level = run_scenario(attrs.evolve(scn, times=TimeGrid(scn.times.epoch, 330.0, 1.0)))
+    r = flow_level.routes
+    share = r.loc[(r["src"] == "Mariupol") & (r["time_s"] >= 304.0), "throughput_mbps"].mean()
+    assert share > 0
+    assert goodput == pytest.approx(share * 1448 / 1502, rel=0.02)

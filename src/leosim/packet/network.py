@@ -112,14 +112,16 @@ std::vector<Link> links;
 // updates: route ops (step, node, dst addr, link, src addr) and delay ops (step, link, delay)
 std::vector<int64_t> rStep, rNode, rDst, rLink, rSrc;
 std::vector<int64_t> dStep, dLink; std::vector<double> dDelay;
-size_t rNext = 0, dNext = 0;
+std::vector<int64_t> qStep, qLink; std::vector<double> qRate;  // link rate changes
+size_t rNext = 0, dNext = 0, qNext = 0;
 double interval = 0.1; int64_t nSteps = 0; int64_t stepsDone = 0;
 
 void Reset() {
   nodes.clear(); routing.clear(); links.clear();
   rStep.clear(); rNode.clear(); rDst.clear(); rLink.clear(); rSrc.clear();
   dStep.clear(); dLink.clear(); dDelay.clear();
-  rNext = dNext = 0; stepsDone = 0;
+  qStep.clear(); qLink.clear(); qRate.clear();
+  rNext = dNext = qNext = 0; stepsDone = 0;
 }
 
 void AddNodes(uint32_t n) {
@@ -187,6 +189,16 @@ void SetDelay(int64_t link, double delayS) {
   links[link].channel->SetAttribute("Delay", TimeValue(Seconds(delayS)));
 }
 
+void SetRate(int64_t link, double rateBps) {
+  for (Ptr<NetDevice> dev : {links[link].da, links[link].db})
+    DynamicCast<PointToPointNetDevice>(dev)->SetDataRate(DataRate((uint64_t)rateBps));
+}
+
+void LoadRateOps(const int64_t* step, const int64_t* link, const double* rateBps, size_t n) {
+  qStep.assign(step, step + n); qLink.assign(link, link + n); qRate.assign(rateBps, rateBps + n);
+  qNext = 0;
+}
+
 void LoadRouteOps(const int64_t* step, const int64_t* node, const int64_t* dst,
                   const int64_t* link, const int64_t* src, size_t n) {
   rStep.assign(step, step + n); rNode.assign(node, node + n); rDst.assign(dst, dst + n);
@@ -204,6 +216,9 @@ void Apply(int64_t k) {  // the updates of step k; then schedule step k + 1
   }
   while (dNext < dStep.size() && dStep[dNext] <= k) {
     SetDelay(dLink[dNext], dDelay[dNext]); dNext++;
+  }
+  while (qNext < qStep.size() && qStep[qNext] <= k) {
+    SetRate(qLink[qNext], qRate[qNext]); qNext++;
   }
   stepsDone = k + 1;
   if (k + 1 < nSteps) Simulator::Schedule(Seconds(interval), &Apply, k + 1);
@@ -323,11 +338,18 @@ def build_network(timeline: PacketTimeline, rates: LinkRates) -> PacketNetwork:
                    np.where(~toward_b & (ops[:, 2] == tl.route_last[route]), ROUTE_BASE + 2 * route,
                             0))
     cols = [np.ascontiguousarray(x, np.int64) for x in (ops[:, 0], ops[:, 2], dst, ops[:, 3], src)]
-    cpp.LoadRouteOps(*cols, len(ops))
+    if len(ops):  # (an empty array is no buffer for cppyy)
+        cpp.LoadRouteOps(*cols, len(ops))
     dcols = (np.ascontiguousarray(tl.delay_ops[:, 0], np.int64),
              np.ascontiguousarray(tl.delay_ops[:, 1], np.int64),
              np.ascontiguousarray(tl.delay_ops_ms / 1e3, float))
-    cpp.LoadDelayOps(*dcols, len(tl.delay_ops_ms))
+    if len(tl.delay_ops_ms):
+        cpp.LoadDelayOps(*dcols, len(tl.delay_ops_ms))
+    qcols = (np.ascontiguousarray(tl.rate_ops[:, 0], np.int64),
+             np.ascontiguousarray(tl.rate_ops[:, 1], np.int64),
+             np.ascontiguousarray(tl.rate_ops_mbps * 1e6, float))
+    if len(tl.rate_ops_mbps):
+        cpp.LoadRateOps(*qcols, len(tl.rate_ops_mbps))
     cpp.Start(float(tl.interval_s or 1.0), len(tl.times_s))
     return PacketNetwork(tl, rates)
 

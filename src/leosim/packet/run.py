@@ -100,11 +100,15 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     ends = resolve_endpoints(scn, flows, mode=mode, start_s=start_s)
     interval = section.update_interval_ms / 1e3
     times = start_s + interval * np.arange(int(np.ceil((stop_s - start_s) / interval - 1e-9)))
-    # the links' capacities are the packet layer's own: leosim's demand allocation is not needed
-    network = attrs.evolve(scn.network, demand=None, background=None)
+    # A terminal's link runs at its max-min fair share of the capacity model when the scenario
+    # has demand and no gsl_mbps; otherwise leosim's allocation is not needed (faster).
+    user_rates = section.gsl_mbps is None and scn.network.demand is not None
+    network = scn.network if user_rates else attrs.evolve(scn.network, demand=None,
+                                                          background=None)
     timeline = build_timeline(network, times, ends.routes, hosts=ends.hosts, mode=mode,
                               threats=scn.threats, seed=scn.seed,
-                              warmup=_warmup(scn, start_s, interval), method=scn.method)
+                              warmup=_warmup(scn, start_s, interval), method=scn.method,
+                              user_rates=user_rates)
     t1 = time.perf_counter()
     say(f"packets: leosim routes for {len(ends.routes)} route(s) at {len(times)} updates "
         f"of {interval * 1e3:g} ms ({timeline.n_nodes} nodes, {timeline.n_edges} links) in "
@@ -136,10 +140,14 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     messages.reset()
     ns.cppyy.gbl.leosim.net.Reset()
     say(f"packets: ns-3 simulated {stop_s - start_s:g} s in {t2 - t1:.1f} s")
+    sources = _rate_sources(scn, section)
+    if user_rates:
+        sources["gsl_mbps"] = ("capacity model: each terminal's max-min fair share, every "
+                               "update (default rate where it has none)")
     return _result(mode, flows, ends, timeline, results, msgs, dels, start_s, stop_s,
                    {"leosim_s": t1 - t0, "ns3_s": t2 - t1, "no_route_drops": no_route,
                     "queue_drops": int(queue_drops.sum()), "rates": rates,
-                    "rate_sources": _rate_sources(scn, section)})
+                    "rate_sources": sources, "rate_changes": len(timeline.rate_ops)})
 
 
 def _watch_interrupt(ns, every_s: float = 1.0):

@@ -93,6 +93,9 @@ class PacketTimeline:
         Links on each route (-1: no route).
     reason : ndarray (K, R) int8
         leosim's reason code when there is no route (:data:`leosim.routing.shortest.REASONS`).
+    rate_ops : ndarray (Q, 2) int64 and rate_ops_mbps : ndarray (Q,)
+        ``(step, edge)`` and the link's rate from ``step`` on (terminal links under
+        ``user_rates``; none otherwise: every link keeps its kind's rate).
     """
 
     times_s: np.ndarray
@@ -110,6 +113,8 @@ class PacketTimeline:
     rtt_ms: np.ndarray
     hops: np.ndarray
     reason: np.ndarray
+    rate_ops: np.ndarray = attrs.field(factory=lambda: np.empty((0, 2), np.int64))
+    rate_ops_mbps: np.ndarray = attrs.field(factory=lambda: np.empty(0))
 
     @property
     def n_nodes(self) -> int:
@@ -121,9 +126,9 @@ class PacketTimeline:
 
 
 def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
-                   hosts: Sequence[Host] = (), host_sites: dict | None = None, mode: str,
-                   threats=None, seed: int = 0, warmup: np.ndarray | None = None,
-                   method: str = "numba") -> PacketTimeline:
+                   hosts: Sequence[Host] = (), mode: str, threats=None, seed: int = 0,
+                   warmup: np.ndarray | None = None, method: str = "numba",
+                   user_rates: bool = False) -> PacketTimeline:
     """Run leosim at ``times_s`` and turn its routes into a :class:`PacketTimeline`.
 
     Parameters
@@ -138,6 +143,10 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
         The mode whose routes carry the packets.
     threats, seed, warmup, method
         As :func:`leosim.engine.simulate.simulate`.
+    user_rates : bool
+        Record the rate of each route's first link (a terminal's link to its satellite) at
+        every update: the terminal's max-min fair share from leosim's capacity model
+        (``StepResult.capacity.allocated_mbps``; the network needs ``[[demand]]`` there).
     """
     from leosim.engine.simulate import simulate
 
@@ -146,6 +155,10 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
     n_sites = len(g)
     host_base = n_sats + n_sites
     pairs = sorted({r.pair for r in routes if r.pair is not None})
+    if user_rates:  # the capacity model allocates each terminal site's demand on its route to
+        # the internet: those routes ride along (not replayed), for their fair share
+        pairs += sorted({(r.pair[0], -1) for r in routes
+                         if r.pair is not None and g.kinds[r.pair[0]] == "terminal"})
     pair_row = {p: i for i, p in enumerate(pairs)}
     site_lat = np.concatenate([g.lat_deg, [h.lat_deg for h in hosts]])
     site_lon = np.concatenate([g.lon_deg, [h.lon_deg for h in hosts]])
@@ -175,6 +188,7 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
     from leosim.engine.interrupt import check_interrupt
 
     prev_edges: list[np.ndarray | None] = [None] * n_routes
+    is_terminal = g.kinds == "terminal"
     for k, step in enumerate(steps):
         check_interrupt()  # a deferred Ctrl-C stops here (leosim.engine.interrupt)
         if step is not None:
@@ -212,6 +226,15 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
             hops[k, routed] = lengths
         builder.emit_delays(k, np.union1d(active, active_prev))
         active_prev = active
+        if user_rates and step is not None and step.capacity is not None:
+            share = step.capacity.allocated_mbps
+            for r_i, e in zip(routed, route_edges, strict=True):
+                r = routes[r_i]
+                if r.pair is None or r.head is not None or not is_terminal[r.pair[0]]:
+                    continue
+                rate = share[pair_row[(r.pair[0], -1)]]
+                if np.isfinite(rate) and rate > 0:
+                    builder.emit_rate(k, int(e[0]), float(rate))
     ends = np.zeros((n_routes, 2), np.int64)
     for r_i, r in enumerate(routes):  # the ends, whether or not a path was ever found
         first = host_base + r.head if r.head is not None else (
@@ -228,6 +251,8 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
         edge_kind=np.array(builder.kinds, np.int8), first_delay_ms=np.array(builder.first_ms),
         route_first=ends[:, 0], route_last=ends[:, 1],
         route_ops=np.array(builder.route_ops, np.int64).reshape(-1, 4),
+        rate_ops=np.array(builder.rate_ops, np.int64).reshape(-1, 2),
+        rate_ops_mbps=np.array(builder.rate_mbps, float),
         delay_ops=np.array(builder.delay_ops, np.int64).reshape(-1, 2),
         delay_ops_ms=np.array(builder.delay_ms, float), rtt_ms=rtt, hops=hops, reason=reason)
 
@@ -251,6 +276,9 @@ class _Builder:
         self.delay_ops: list[tuple[int, int]] = []
         self.delay_ms: list[float] = []
         self.last = np.empty(0)  # last delay set on each link (NaN: never)
+        self.rate_ops: list[tuple[int, int]] = []
+        self.rate_mbps: list[float] = []
+        self.last_rate: dict[int, float] = {}
         self.topo_keys = np.empty(0, np.int64)
         self.topo_ms = np.empty(0)
         self.big = n_sats + n_sites + 1 << 20
@@ -381,3 +409,10 @@ class _Builder:
         self.delay_ops.extend((k, int(x)) for x in e[changed])
         self.delay_ms.extend(d[changed].tolist())
         self.last[e[changed]] = d[changed]
+
+    def emit_rate(self, k: int, edge: int, rate_mbps: float) -> None:
+        """The rate of ``edge`` from step ``k`` (recorded when it changes)."""
+        if self.last_rate.get(edge) != rate_mbps:
+            self.rate_ops.append((k, edge))
+            self.rate_mbps.append(rate_mbps)
+            self.last_rate[edge] = rate_mbps
