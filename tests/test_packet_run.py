@@ -168,7 +168,9 @@ def test_run_cli_writes_packet_outputs(tmp_path):
     text = text.replace("duration_s = 100", "duration_s = 10")
     text += ('\n[packets]\ngsl_mbps = 10\n\n[[flows]]\nname = "ping"\nkind = "ping"\n'
              'src = "Paris"\ndst = "Luanda"\ninterval_ms = 200\n\n[[flows]]\nname = "bulk"\n'
-             'kind = "tcp_bulk"\nsrc = "Paris"\ndst = "Moskva-(Moscow)"\ncongestion = "bbr"\n')
+             'kind = "tcp_bulk"\nsrc = "Paris"\ndst = "Moskva-(Moscow)"\ncongestion = "bbr"\n'
+             '\n[[flows]]\nname = "web"\nkind = "tcp_rr"\nsrc = "Luanda"\ndst = "Paris"\n'
+             'interval_s = 0.5\nresponse_bytes = 50000\n')
     scenario = tmp_path / "s.toml"
     scenario.write_text(text)
     out = tmp_path / "out"
@@ -183,6 +185,14 @@ def test_run_cli_writes_packet_outputs(tmp_path):
     assert flows["ping"]["received"] == 50
     assert flows["bulk"]["rx_mean_mbps"] > 5.0  # a 10 Mbit/s terminal link, BBR
     assert "tcp" in (out / "report.html").read_text()
+    # request/response: every exchange done, each at least a round trip (leosim's RTT for the
+    # pair) plus the 50 kB response at the 10 Mbit/s terminal link
+    web = flows["web"]
+    assert web["completed"] == web["exchanges"] == 20
+    rtt_ms = next(p["rtt_min_ms"] for p in summary["pairs"] if p["src"] == "Paris"
+                  and p["dst"] == "Luanda")
+    assert web["completion_p50_s"] * 1e3 >= rtt_ms + 50_000 * 8 / 10e6 * 1e3
+    assert "exchanges completed" in proc.stdout
 
 
 def test_cli_says_how_to_install_ns3_when_missing(tmp_path):

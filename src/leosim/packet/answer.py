@@ -264,6 +264,10 @@ def _message_line(name: str, m: Mapping) -> list[str]:
     return out
 
 
+def _x1000(v: float | None) -> float | None:
+    return None if v is None else 1e3 * v
+
+
 def _flow_line(name: str, r: Mapping) -> str | None:
     kind = r.get("kind")
     head = f"{_KIND_LABEL.get(kind, kind)}{_route(r) or ' ' + repr(name)}"
@@ -277,6 +281,15 @@ def _flow_line(name: str, r: Mapping) -> str | None:
             n, k = r["lost"], r["lost_without_route"]
             line += " (outages)" if k == n else (" (congestion)" if k == 0
                                                  else f" ({k} of {n} during outages)")
+        return line
+    if kind == "tcp_rr" and r.get("exchanges"):
+        cc = f" ({r['congestion']})" if r.get("congestion") else ""
+        line = (f"{head}{cc}: {r['completed']} of {r['exchanges']} exchanges completed, "
+                f"p50 {_ms(_x1000(r.get('completion_p50_s')))}, p99 "
+                f"{_ms(_x1000(r.get('completion_p99_s')))}, {r.get('path_changes', 0)} path "
+                "changes")
+        if r.get("retransmissions"):
+            line += f", {r['retransmissions']} retransmissions"
         return line
     if kind in ("tcp_bulk", "tcp_rr"):
         cc = f" ({r['congestion']})" if r.get("congestion") else ""

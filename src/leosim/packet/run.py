@@ -257,7 +257,7 @@ def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.Data
     pings = res.pings.copy()
     exchanges = res.exchanges.copy() if res.exchanges is not None else pd.DataFrame()
     for df, cols in ((fs, ["t_s"]), (pings, ["sent_s"]),
-                     (exchanges, [c for c in ("start_s", "done_s") if c in exchanges]),
+                     (exchanges, [c for c in ("start_s", "end_s") if c in exchanges]),
                      (msgs, ["created_s", "first_byte_s", "server_s"]),
                      (dels, ["delivered_s"])):
         for c in cols:
@@ -277,6 +277,13 @@ def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.Data
     if len(msgs):
         msgs["reason"] = _wait_reasons(tl, msgs, route_of)
     summary = packet_summary(fs, pings, msgs, dels, changes, specs=flows, end_s=stop_s)
+    for name, g in (exchanges.groupby("flow") if len(exchanges) else ()):
+        done = g["completion_s"].to_numpy(float)
+        done = done[np.isfinite(done)]
+        rec = summary["flows"].setdefault(str(name), {"kind": "tcp_rr"})
+        rec.update({"exchanges": int(len(g)), "completed": int(len(done)),
+                    **{f"completion_p{q}_s": (float(np.percentile(done, q)) if len(done)
+                                              else None) for q in (50, 90, 99)}})
     rates = stats.pop("rates")
     summary["network"] = {
         "mode": mode, "start_s": start_s, "stop_s": stop_s,
