@@ -170,8 +170,11 @@ def test_answer_lines(summary):
     assert lines[0] == ("posts from Mariupol: 12 sent, 10 delivered, 2 queued; median 2.0 s, "
                         f"p99 {_by_hand(WAITS, 99):.1f} s, longest wait 37.0 s (posted at 90 s, "
                         "during an outage: jammed); oldest queued 100 s")
-    assert lines[1].startswith("  to followers, median: Kyiv ")
-    assert "Warsaw 2.2 s (2 pending)" in lines[1]
+    # what the posts met (summary.json: messages.*.by_reason), counts adding up to those sent
+    assert lines[1] == ("  by what they met: route up 9 (median 1.8 s), the jammer 1 (median "
+                        "37.0 s), an outage 2 (median –)")
+    assert lines[2].startswith("  to followers, median: Kyiv ")
+    assert "Warsaw 2.2 s (2 pending)" in lines[2]
     ping = next(x for x in lines if x.startswith("ping "))
     ok = [r for r in RTTS if r == r]
     assert ping == (f"ping Mariupol -> internet: RTT p50 {_by_hand(ok, 50):.1f} ms, p99 "

@@ -128,6 +128,17 @@ def _message_stats(m: pd.DataFrame, deliveries: pd.DataFrame | None,
                    "created_s": _f(created[i]), "wait_s": _f(w[i]),
                    "reason": str(row["reason"]) if "reason" in m else None}
     out["longest"] = longest
+    # why messages waited (leosim's route state while each was pending: none / outage /
+    # jammed / congestion): count and median wait of the delivered ones
+    out["by_reason"] = {}
+    if "reason" in m:
+        reason = m["reason"].astype(str).to_numpy()
+        for why in dict.fromkeys(reason):
+            sel = reason == why
+            ok = sel & np.isfinite(w)
+            out["by_reason"][why] = {
+                "messages": int(sel.sum()), "delivered": int(ok.sum()),
+                "wait_p50_s": float(np.percentile(w[ok], 50)) if ok.any() else None}
     out["oldest_queued_s"] = None
     if end_s is not None and queued.any():
         out["oldest_queued_s"] = _f(end_s - np.nanmin(created[queued]))
@@ -217,6 +228,8 @@ def packet_summary(flow_series: pd.DataFrame | None, pings: pd.DataFrame | None,
 def _s(v: float | None) -> str:
     if v is None:
         return "–"
+    if v < 1:
+        return f"{v * 1e3:.0f} ms"
     return f"{v:.1f} s" if v < 100 else f"{v:.0f} s"
 
 
@@ -254,6 +267,10 @@ def _message_line(name: str, m: Mapping) -> list[str]:
     if m.get("oldest_queued_s") is not None:
         line += f"; oldest queued {_s(m['oldest_queued_s'])}"
     out = [line]
+    parts = [f"{_WAIT_LABEL.get(k, k)} {v['messages']} (median {_s(v['wait_p50_s'])})"
+             for k, v in (m.get("by_reason") or {}).items() if v.get("messages")]
+    if len(parts) > 1:
+        out.append("  by what they met: " + ", ".join(parts))
     fol = m.get("followers") or {}
     if fol:
         parts = [f"{k} {_s(v.get('p50_s'))}" + (f" ({v['pending']} pending)" if v.get("pending")
@@ -262,6 +279,10 @@ def _message_line(name: str, m: Mapping) -> list[str]:
     if m.get("lost"):
         out.append(f"  WARNING: {m['lost']} message(s) neither delivered nor queued")
     return out
+
+
+_WAIT_LABEL = {"none": "route up", "outage": "an outage", "jammed": "the jammer",
+               "congestion": "congestion"}
 
 
 def _x1000(v: float | None) -> float | None:
