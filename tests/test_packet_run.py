@@ -50,34 +50,33 @@ def _uniform(**kw) -> PacketsSection:
     return PacketsSection(isl_mbps=r, gsl_mbps=r, feeder_mbps=r, fibre_mbps=r, **kw)
 
 
-def _check_pings(res, *, max_bad_per_change: int = 1) -> dict:
-    """Compare every answered probe with the oracle; return numbers for the report."""
+def _check_pings(res) -> dict:
+    """Every probe sent with a route, back before the run's end and not in flight across a
+    path change, is answered and within TOL_MS of the oracle; no probe without a route is
+    answered. Returns numbers for the report."""
     p = res.pings
     tl = res.timeline
+    assert len(tl.route_first) == 1  # one route per test run
     ser_ms = 2 * (PROBE_BYTES + PPP_UDP_IP_BYTES) * 8 / (RATE_MBPS * 1e6) * 1e3
-    k = np.floor((p["sent_s"].to_numpy() - tl.times_s[0]) / tl.interval_s + 1e-6).astype(int)
-    route = np.array([0] * len(p))  # one route per test run (checked below)
-    assert len(tl.route_first) == 1
-    hops = tl.hops[k, route]
-    expected = tl.rtt_ms[k, route] + hops * ser_ms
+    sent = p["sent_s"].to_numpy()
+    k = np.floor((sent - tl.times_s[0]) / tl.interval_s + 1e-6).astype(int)
+    expected = tl.rtt_ms[k, 0] + tl.hops[k, 0] * ser_ms
     measured = p["rtt_ms"].to_numpy()
+    has_route = np.isfinite(tl.rtt_ms[k, 0])
+    back_by = sent + np.nan_to_num(expected, nan=0.0) / 1e3 + 1e-3
+    changes = np.sort(res.path_changes["t_s"].to_numpy())
+    crossing = np.searchsorted(changes, back_by, side="right") > np.searchsorted(
+        changes, sent, side="right")
     end_s = tl.times_s[-1] + tl.interval_s
-    in_time = p["sent_s"].to_numpy() + np.nan_to_num(expected, nan=0.0) / 1e3 < end_s
-    has_route = np.isfinite(tl.rtt_ms[k, route])
-    routed = has_route & in_time  # and back before the run ends
+    must = has_route & (back_by < end_s) & ~crossing
     answered = np.isfinite(measured)
-    # A probe sent with a route is answered unless the route changes or fails in flight.
+    assert answered[must].all()
     diff = np.abs(measured - expected)
-    bad = routed & (~answered | (diff > TOL_MS))
-    changes = res.path_changes["t_s"].to_numpy()
-    for t in p["sent_s"].to_numpy()[bad]:  # each bad probe sat across a path change
-        assert np.any((changes > t) & (changes <= t + 0.2)), t
-    assert bad.sum() <= max_bad_per_change * max(len(changes), 1)
+    assert (diff[must] < TOL_MS).all(), diff[must].max()
     assert not answered[~has_route].any()  # no route, no answer
-    good = routed & ~bad
-    assert good.sum() > 0.9 * routed.sum()
-    return {"probes": int(len(p)), "routed": int(routed.sum()), "compared": int(good.sum()),
-            "max_abs_ms": float(diff[good].max()), "bad": int(bad.sum()),
+    assert must.sum() >= 0.9 * has_route.sum()
+    return {"probes": int(len(p)), "routed": int(has_route.sum()), "compared": int(must.sum()),
+            "max_abs_ms": float(diff[must].max()), "crossing": int(crossing.sum()),
             "changes": int(len(changes))}
 
 
@@ -95,7 +94,6 @@ def test_ping_rtt_equals_leosim_rtt_plus_serialisation_starlink_550():
         res = run_packets(_with_flows(scn, _uniform(stop_s=30.0), [flow]))
         stats.append(_check_pings(res))
     print("starlink-550", stats)
-    assert all(s["max_abs_ms"] < TOL_MS for s in stats)
     assert sum(s["compared"] for s in stats) >= 850  # 3 x 300 probes, nearly all routed
 
 
@@ -109,11 +107,31 @@ def test_ping_rtt_equals_leosim_rtt_plus_serialisation_mariupol():
 
     res = run_packets(_with_flows(scn, _uniform(stop_s=60.0), [flow]))
     s = _check_pings(res)
-    assert s["max_abs_ms"] < TOL_MS
     assert s["routed"] >= 590  # online all minute (docs/mariupol.md: 100% as flown)
     assert s["changes"] >= 1  # the scheduler moved it at least once (2 of 4 boundaries)
     print("mariupol", s)
     assert res.summary["network"]["home_pops"] == {"Mariupol": "PoP_Warsaw"}
+
+
+def test_ping_between_two_terminals_through_their_pop():
+    # Mariupol -> Azovstal the way Starlink carries it: up to a satellite, down to the gateway,
+    # out to the PoP and back (leosim.routing.viapop): the path visits the satellite and the
+    # gateway twice, so forwarding must depend on the link a packet arrives by.
+    scn = load_scenario(POSTS)
+    flow = PingFlow(kind="ping", name="t2t", src="Mariupol", dst="Azovstal", start_s=1e-6,
+                    interval_ms=100, size_bytes=PROBE_BYTES)
+    from leosim.packet.run import run_packets
+
+    res = run_packets(_with_flows(scn, _uniform(stop_s=30.0), [flow]))
+    tl = res.timeline
+    routed = np.isfinite(tl.rtt_ms[:, 0])
+    path_nodes = tl.node_names
+    assert routed.sum() >= 290
+    assert (tl.hops[routed, 0] >= 6).all()  # terminal, sat, gateway, PoP, gateway, sat, terminal
+    assert "PoP_Warsaw" in set(path_nodes)
+    s = _check_pings(res)
+    print("t2t", s)
+    assert s["compared"] >= 280
 
 
 def test_no_message_lost_across_the_jammer_in_the_mariupol_run():
@@ -140,7 +158,6 @@ def test_no_message_lost_across_the_jammer_in_the_mariupol_run():
         mine = m[m["flow"] == f.name]
         assert len(mine) == len(created)
         np.testing.assert_allclose(mine["created_s"].to_numpy(), created + 540.0, atol=1e-6)
-        assert mine["state"].isin(["delivered", "queued", "sending"]).all()
     assert len(m) >= 50
     summ = res.summary["messages"]
     assert all(v["lost"] == 0 for v in summ.values())
@@ -185,7 +202,11 @@ def test_run_cli_writes_packet_outputs(tmp_path):
     flows = summary["packets"]["flows"]
     assert flows["ping"]["received"] == 50
     assert flows["bulk"]["rx_mean_mbps"] > 5.0  # a 10 Mbit/s terminal link, BBR
-    assert "tcp" in (out / "report.html").read_text()
+    import re
+
+    html = (out / "report.html").read_text()
+    for fig in ("tcp", "ping"):  # drawn, not "Skipped"
+        assert re.search(rf'<section id="fig-{fig}"><h2>[^<]*</h2><figure>', html), fig
     # request/response: every exchange done, each at least a round trip (leosim's RTT for the
     # pair) plus the 50 kB response at the 10 Mbit/s terminal link
     web = flows["web"]

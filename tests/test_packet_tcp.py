@@ -97,7 +97,10 @@ def _clean():
 def _static_timeline(steps: int) -> PacketTimeline:
     """One route over the 4-hop chain (nodes 0..4); every update re-states the same delays."""
     n_edges = len(DELAYS_MS)
-    ops = [op for h in range(n_edges) for op in ((0, 0, h, h), (0, 1, h + 1, h))]
+    # (step, target, node, edge, in edge): toward B at node h, toward A at node h + 1
+    ops = [op for h in range(n_edges)
+           for op in ((0, 0, h, h, h - 1 if h > 0 else -1),
+                      (0, 1, h + 1, h, h + 1 if h + 1 < n_edges else -1))]
     delay_ops = [(k, e) for k in range(steps) for e in range(n_edges)]
     return PacketTimeline(
         times_s=SAMPLE_S * np.arange(steps), interval_s=SAMPLE_S, node_ids=np.arange(5),

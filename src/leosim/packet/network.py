@@ -45,6 +45,10 @@ namespace leosim { namespace net {
 using namespace ns3;
 
 struct Entry { int32_t iface; uint32_t nextHop; uint32_t src; };
+// table key: destination address << 32 | the interface a packet arrives on (ORIGIN: sent by
+// this node; ANY: the latest entry for the destination, for packets arriving elsewhere)
+const uint32_t ORIGIN = 0xfffffffeu, ANY = 0xffffffffu;
+inline uint64_t Key(uint32_t dst, uint32_t in) { return ((uint64_t)dst << 32) | in; }
 
 class Routing : public Ipv4RoutingProtocol {
  public:
@@ -53,13 +57,19 @@ class Routing : public Ipv4RoutingProtocol {
                             .SetGroupName("Internet");
     return tid;
   }
-  std::unordered_map<uint32_t, Entry> table;
+  std::unordered_map<uint64_t, Entry> table;
   uint64_t noRouteDrops = 0;
   Ptr<Ipv4> ipv4;
 
-  void Set(uint32_t dst, int32_t iface, uint32_t nextHop, uint32_t src) {
-    if (iface < 0) { table.erase(dst); return; }
-    table[dst] = Entry{iface, nextHop, src};
+  void Set(uint32_t dst, uint32_t in, int32_t iface, uint32_t nextHop, uint32_t src) {
+    if (iface < 0) { table.erase(Key(dst, in)); table.erase(Key(dst, ANY)); return; }
+    table[Key(dst, in)] = Entry{iface, nextHop, src};
+    table[Key(dst, ANY)] = Entry{iface, nextHop, src};
+  }
+  const Entry* Find(uint32_t dst, uint32_t in) const {
+    auto it = table.find(Key(dst, in));
+    if (it == table.end()) it = table.find(Key(dst, ANY));
+    return it == table.end() ? nullptr : &it->second;
   }
   Ptr<Ipv4Route> Make(Ipv4Address dst, const Entry& e, bool local) {
     Ptr<Ipv4Route> r = Create<Ipv4Route>();
@@ -71,10 +81,10 @@ class Routing : public Ipv4RoutingProtocol {
   }
   Ptr<Ipv4Route> RouteOutput(Ptr<Packet> p, const Ipv4Header& h, Ptr<NetDevice> oif,
                              Socket::SocketErrno& err) override {
-    auto it = table.find(h.GetDestination().Get());
-    if (it == table.end()) { err = Socket::ERROR_NOROUTETOHOST; noRouteDrops++; return nullptr; }
+    const Entry* e = Find(h.GetDestination().Get(), ORIGIN);
+    if (!e) { err = Socket::ERROR_NOROUTETOHOST; noRouteDrops++; return nullptr; }
     err = Socket::ERROR_NOTERROR;
-    return Make(h.GetDestination(), it->second, true);
+    return Make(h.GetDestination(), *e, true);
   }
   bool RouteInput(Ptr<const Packet> p, const Ipv4Header& h, Ptr<const NetDevice> idev,
                   const UnicastForwardCallback& ucb, const MulticastForwardCallback& mcb,
@@ -85,9 +95,9 @@ class Routing : public Ipv4RoutingProtocol {
       lcb(p, h, iif);
       return true;
     }
-    auto it = table.find(h.GetDestination().Get());
-    if (it == table.end()) { noRouteDrops++; return false; }
-    ucb(Make(h.GetDestination(), it->second, false), p, h);
+    const Entry* e = Find(h.GetDestination().Get(), iif);
+    if (!e) { noRouteDrops++; return false; }
+    ucb(Make(h.GetDestination(), *e, false), p, h);
     return true;
   }
   void NotifyInterfaceUp(uint32_t) override {}
@@ -109,8 +119,8 @@ struct Link {
 std::vector<Ptr<Node>> nodes;
 std::vector<Ptr<Routing>> routing;
 std::vector<Link> links;
-// updates: route ops (step, node, dst addr, link, src addr) and delay ops (step, link, delay)
-std::vector<int64_t> rStep, rNode, rDst, rLink, rSrc;
+// updates: route ops (step, node, dst addr, link, in link, src addr) and delay ops
+std::vector<int64_t> rStep, rNode, rDst, rLink, rIn, rSrc;
 std::vector<int64_t> dStep, dLink; std::vector<double> dDelay;
 std::vector<int64_t> qStep, qLink; std::vector<double> qRate;  // link rate changes
 size_t rNext = 0, dNext = 0, qNext = 0;
@@ -118,7 +128,7 @@ double interval = 0.1; int64_t nSteps = 0; int64_t stepsDone = 0;
 
 void Reset() {
   nodes.clear(); routing.clear(); links.clear();
-  rStep.clear(); rNode.clear(); rDst.clear(); rLink.clear(); rSrc.clear();
+  rStep.clear(); rNode.clear(); rDst.clear(); rLink.clear(); rIn.clear(); rSrc.clear();
   dStep.clear(); dLink.clear(); dDelay.clear();
   qStep.clear(); qLink.clear(); qRate.clear();
   rNext = dNext = qNext = 0; stepsDone = 0;
@@ -178,11 +188,18 @@ int64_t AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t 
   return k;
 }
 
-void SetRoute(int64_t node, int64_t dst, int64_t link, int64_t src) {
-  if (link < 0) { routing[node]->Set((uint32_t)dst, -1, 0, 0); return; }
+uint32_t IfaceAt(int64_t link, int64_t node) {  // the node's interface on a link
+  const Link& l = links[link];
+  return (uint32_t)node == l.a ? l.ifa : l.ifb;
+}
+
+void SetRoute(int64_t node, int64_t dst, int64_t link, int64_t inLink, int64_t src) {
+  uint32_t in = inLink < 0 ? ORIGIN : IfaceAt(inLink, node);
+  if (link < 0) { routing[node]->Set((uint32_t)dst, in, -1, 0, 0); return; }
   const Link& l = links[link];
   bool atA = (uint32_t)node == l.a;
-  routing[node]->Set((uint32_t)dst, atA ? l.ifa : l.ifb, atA ? l.addrB : l.addrA, (uint32_t)src);
+  routing[node]->Set((uint32_t)dst, in, atA ? l.ifa : l.ifb, atA ? l.addrB : l.addrA,
+                     (uint32_t)src);
 }
 
 void SetDelay(int64_t link, double delayS) {
@@ -200,9 +217,10 @@ void LoadRateOps(const int64_t* step, const int64_t* link, const double* rateBps
 }
 
 void LoadRouteOps(const int64_t* step, const int64_t* node, const int64_t* dst,
-                  const int64_t* link, const int64_t* src, size_t n) {
+                  const int64_t* link, const int64_t* inLink, const int64_t* src, size_t n) {
   rStep.assign(step, step + n); rNode.assign(node, node + n); rDst.assign(dst, dst + n);
-  rLink.assign(link, link + n); rSrc.assign(src, src + n); rNext = 0;
+  rLink.assign(link, link + n); rIn.assign(inLink, inLink + n); rSrc.assign(src, src + n);
+  rNext = 0;
 }
 
 void LoadDelayOps(const int64_t* step, const int64_t* link, const double* delayS, size_t n) {
@@ -212,7 +230,7 @@ void LoadDelayOps(const int64_t* step, const int64_t* link, const double* delayS
 
 void Apply(int64_t k) {  // the updates of step k; then schedule step k + 1
   while (rNext < rStep.size() && rStep[rNext] <= k) {
-    SetRoute(rNode[rNext], rDst[rNext], rLink[rNext], rSrc[rNext]); rNext++;
+    SetRoute(rNode[rNext], rDst[rNext], rLink[rNext], rIn[rNext], rSrc[rNext]); rNext++;
   }
   while (dNext < dStep.size() && dStep[dNext] <= k) {
     SetDelay(dLink[dNext], dDelay[dNext]); dNext++;
@@ -333,11 +351,12 @@ def build_network(timeline: PacketTimeline, rates: LinkRates) -> PacketNetwork:
     route = ops[:, 1] // 2
     toward_b = ops[:, 1] % 2 == 0
     dst = ROUTE_BASE + ops[:, 1]
-    # the source address a route end uses for packets it originates
-    src = np.where(toward_b & (ops[:, 2] == tl.route_first[route]), ROUTE_BASE + 2 * route + 1,
-                   np.where(~toward_b & (ops[:, 2] == tl.route_last[route]), ROUTE_BASE + 2 * route,
-                            0))
-    cols = [np.ascontiguousarray(x, np.int64) for x in (ops[:, 0], ops[:, 2], dst, ops[:, 3], src)]
+    # the source address a route end uses for packets it sends
+    origin = ops[:, 4] < 0  # the route's end that sends: A toward B, B toward A
+    src = np.where(origin, np.where(toward_b, ROUTE_BASE + 2 * route + 1, ROUTE_BASE + 2 * route),
+                   0)
+    cols = [np.ascontiguousarray(x, np.int64)
+            for x in (ops[:, 0], ops[:, 2], dst, ops[:, 3], ops[:, 4], src)]
     if len(ops):  # (an empty array is no buffer for cppyy)
         cpp.LoadRouteOps(*cols, len(ops))
     dcols = (np.ascontiguousarray(tl.delay_ops[:, 0], np.int64),

@@ -80,11 +80,13 @@ class PacketTimeline:
         Delay of each link the first time it is used.
     route_first, route_last : ndarray (R,) int
         Union node index of each route's two ends (``A`` and ``B`` addresses live there).
-    route_ops : ndarray (Q, 4) int64
-        ``(step, target, node, edge)``: from ``step`` on, ``node`` forwards packets for
-        ``target`` across ``edge``; ``target = 2 r`` is route ``r``'s B end (forward),
-        ``2 r + 1`` its A end (reverse); ``edge = -1`` removes the node's entry (an outage).
-        Sorted by step.
+    route_ops : ndarray (Q, 5) int64
+        ``(step, target, node, edge, in_edge)``: from ``step`` on, ``node`` forwards packets
+        for ``target`` that arrive over ``in_edge`` (-1: packets the node sends itself) across
+        ``edge``; ``target = 2 r`` is route ``r``'s B end (forward), ``2 r + 1`` its A end
+        (reverse); ``edge = -1`` removes that entry (an outage). Sorted by step. Keying on the
+        arriving link lets a path visit a node twice (a terminal pair through one PoP:
+        terminal, satellite, gateway, PoP, gateway, satellite, terminal).
     delay_ops : ndarray (D, 2) int64 and delay_ops_ms : ndarray (D,)
         ``(step, edge)`` and the one-way delay from ``step`` on. Sorted by step.
     rtt_ms : ndarray (K, R)
@@ -208,7 +210,7 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
                     reason[k, r_i] = rp.reason[row]
             if path is None:
                 if prev_path[r_i] is not None or k == 0:
-                    builder.remove(k, r_i, prev_path[r_i])
+                    builder.remove(k, r_i, prev_path[r_i], prev_edges[r_i])
                 prev_path[r_i] = prev_edges[r_i] = None
                 continue
             if prev_path[r_i] is None or not np.array_equal(prev_path[r_i], path):
@@ -250,7 +252,7 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
         edges=np.array(builder.edges, np.int64).reshape(-1, 2),
         edge_kind=np.array(builder.kinds, np.int8), first_delay_ms=np.array(builder.first_ms),
         route_first=ends[:, 0], route_last=ends[:, 1],
-        route_ops=np.array(builder.route_ops, np.int64).reshape(-1, 4),
+        route_ops=np.array(builder.route_ops, np.int64).reshape(-1, 5),
         rate_ops=np.array(builder.rate_ops, np.int64).reshape(-1, 2),
         rate_ops_mbps=np.array(builder.rate_mbps, float),
         delay_ops=np.array(builder.delay_ops, np.int64).reshape(-1, 2),
@@ -373,22 +375,29 @@ class _Builder:
             raise RuntimeError("a path uses a link that is not up at its step")
         return out
 
+    def _hops(self, r: int, path: np.ndarray, edges: np.ndarray):
+        """``(target, node, out edge, in edge)`` of every forwarding entry of a path: toward
+        B at ``path[h]`` (arriving over ``edges[h - 1]``), toward A at ``path[h + 1]``
+        (arriving over ``edges[h + 1]``); -1: the node originates the packet."""
+        nodes = [self.node(p) for p in path]
+        n = len(edges)
+        for h in range(n):
+            yield 2 * r, nodes[h], int(edges[h]), int(edges[h - 1]) if h > 0 else -1
+            yield 2 * r + 1, nodes[h + 1], int(edges[h]), int(edges[h + 1]) if h + 1 < n else -1
+
     def set_path(self, k: int, r: int, path: np.ndarray, edges: np.ndarray) -> None:
         """Forwarding for route ``r`` along ``path`` from step ``k``: each node toward the route's
         B end (forward) and toward its A end (reverse)."""
-        nodes = [self.node(p) for p in path]
-        for h, e in enumerate(edges):
-            self.route_ops.append((k, 2 * r, nodes[h], int(e)))  # toward B
-            self.route_ops.append((k, 2 * r + 1, nodes[h + 1], int(e)))  # toward A
+        for target, node, out, inn in self._hops(r, path, edges):
+            self.route_ops.append((k, target, node, out, inn))
 
-    def remove(self, k: int, r: int, path: np.ndarray | None) -> None:
+    def remove(self, k: int, r: int, path: np.ndarray | None,
+               edges: np.ndarray | None) -> None:
         """No route from step ``k``: every node of the last path forgets the route."""
         if path is None:
             return
-        for p in path:
-            nd = self.node(p)
-            self.route_ops.append((k, 2 * r, nd, -1))
-            self.route_ops.append((k, 2 * r + 1, nd, -1))
+        for target, node, _out, inn in self._hops(r, path, edges):
+            self.route_ops.append((k, target, node, -1, inn))
 
     def emit_delays(self, k: int, edges: np.ndarray) -> None:
         """Delay changes at step ``k`` of ``edges`` (links in use now or at the last step)."""
