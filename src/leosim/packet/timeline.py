@@ -157,10 +157,13 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
     n_sites = len(g)
     host_base = n_sats + n_sites
     pairs = sorted({r.pair for r in routes if r.pair is not None})
-    if user_rates:  # the capacity model allocates each terminal site's demand on its route to
-        # the internet: those routes ride along (not replayed), for their fair share
-        pairs += sorted({(r.pair[0], -1) for r in routes
-                         if r.pair is not None and g.kinds[r.pair[0]] == "terminal"})
+    if user_rates:  # the capacity model allocates every site's demand on its route to the
+        # internet (as the flow-level run does): those routes ride along, not replayed, and give
+        # each terminal its fair share among all of them
+        with_demand = {int(i) for i in np.flatnonzero(network.demand.terminals > 0)}
+        pairs += sorted({(s, -1) for s in with_demand} | {
+            (r.pair[0], -1) for r in routes
+            if r.pair is not None and g.kinds[r.pair[0]] == "terminal"})
     pair_row = {p: i for i, p in enumerate(pairs)}
     site_lat = np.concatenate([g.lat_deg, [h.lat_deg for h in hosts]])
     site_lon = np.concatenate([g.lon_deg, [h.lon_deg for h in hosts]])
