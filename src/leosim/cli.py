@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -110,9 +111,11 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
         from leosim.report import write_report
 
         write_report(out_dir, scenario=scn)  # again, with the sensitivity section
-    packet_lines = None
+    packet_lines, packet_s = None, 0.0
     if scn.model.flows and with_packets:
+        t_packets = time.perf_counter()
         packet_lines = _run_packets(scn, out_dir, quiet)
+        packet_s = time.perf_counter() - t_packets
     if quiet:
         return
     if len(scn.modes) > 1:
@@ -138,7 +141,9 @@ def _run_scenario(scn, out_dir: Path, quiet: bool, *, workers: int | None = None
               f"path_changes.parquet, access.parquet, nodes.parquet, sites.parquet, summary.json, "
               f"report.csv, {'packets/, ' if packet_lines else ''}"
               f"scene.czml for `leosim view`) in "
-              f"{result.summary['wall_time_s']:.1f} s", highlight=False, soft_wrap=True)
+              f"{result.summary['wall_time_s']:.1f} s"
+              + (f" (+ {packet_s:.0f} s of packets)" if packet_lines else ""),
+              highlight=False, soft_wrap=True)
 
 
 def _run_packets(scn, out_dir: Path, quiet: bool) -> list[str]:

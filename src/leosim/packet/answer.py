@@ -79,6 +79,8 @@ def _ping_stats(g: pd.DataFrame) -> dict:
         both = ~lost & ~no_route
         out["max_abs_excess_ms"] = _f(np.max(np.abs(rtt[both] - exp[both]))) if both.any() \
             else None
+        # leosim's propagation RTT at the answered probes: what queueing adds to it
+        out["propagation_p50_ms"] = _f(np.percentile(exp[both], 50)) if both.any() else None
     return out
 
 
@@ -296,6 +298,8 @@ def _flow_line(name: str, r: Mapping) -> str | None:
         if not r.get("sent"):
             return None
         line = f"{head}: RTT p50 {_ms(r.get('rtt_p50_ms'))}, p99 {_ms(r.get('rtt_p99_ms'))}"
+        if r.get("propagation_p50_ms") is not None:
+            line += f" (propagation p50 {_ms(r['propagation_p50_ms'])})"
         share = r.get("lost_share") or 0.0
         line += f", lost {100 * share:.1f}%"
         if r.get("lost") and r.get("lost_without_route") is not None:

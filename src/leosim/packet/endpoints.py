@@ -119,14 +119,12 @@ def home_pops(scn, sources: Sequence[int], *, mode: str, start_s: float) -> dict
     times = start_s + np.arange(HOME_POP_SEARCH_S, dtype=float)
     times = times[times <= scn.model.scenario.duration_s] if len(times) > 1 else times
     found: dict[int, int] = {}
-    warm = None
-    if net.access is not None and start_s > 0:
-        from leosim.engine.simulate import access_warmup
+    from leosim.packet.run import access_replay
 
-        grid = np.arange(int(start_s) + 1, dtype=float)
-        warm = access_warmup(net, grid, int(start_s))
-    for step in simulate(net, times, pairs, modes=(mode,), threats=scn.threats, seed=scn.seed,
-                         warmup=warm, method=scn.method):
+    routes_only = attrs.evolve(net, demand=None, background=None)  # no capacity allocation
+    for step in simulate(routes_only, times, pairs, modes=(mode,), threats=scn.threats,
+                         seed=scn.seed, warmup=access_replay(scn, start_s, 1.0),
+                         method=scn.method):
         for s, target in zip(sources, step.routes.target, strict=True):
             if target >= 0 and s not in found:
                 found[s] = int(target)

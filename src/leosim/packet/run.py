@@ -57,9 +57,14 @@ class PacketResult:
 
 def packet_window(scn) -> tuple[PacketsSection, float, float]:
     """``[packets]`` (defaults filled) and the run's window ``(start_s, stop_s)``."""
-    section = scn.model.packets or PacketsSection()
-    stop = section.stop_s if section.stop_s is not None else scn.model.scenario.duration_s
-    return section, float(section.start_s), float(min(stop, scn.model.scenario.duration_s))
+    return window_of(scn.model)
+
+
+def window_of(model) -> tuple[PacketsSection, float, float]:
+    """As :func:`packet_window`, from a validated scenario model."""
+    section = model.packets or PacketsSection()
+    stop = section.stop_s if section.stop_s is not None else model.scenario.duration_s
+    return section, float(section.start_s), float(min(stop, model.scenario.duration_s))
 
 
 def run_packets(scn, *, progress=None) -> PacketResult:
@@ -107,7 +112,7 @@ def run_packets(scn, *, progress=None) -> PacketResult:
                                                           background=None)
     timeline = build_timeline(network, times, ends.routes, hosts=ends.hosts, mode=mode,
                               threats=scn.threats, seed=scn.seed,
-                              warmup=_warmup(scn, start_s, interval), method=scn.method,
+                              warmup=access_replay(scn, start_s, interval), method=scn.method,
                               user_rates=user_rates)
     t1 = time.perf_counter()
     say(f"packets: leosim routes for {len(ends.routes)} route(s) at {len(times)} updates "
@@ -120,25 +125,23 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     ns.Simulator.Destroy()
     apps.reset()
     messages.reset()
-    net = build_network(timeline, rates)
-    _install(ns, net, flows, ends, start_s, stop_s, section)
-    apps.start_sampler(section.sample_ms / 1e3, stop_s - start_s)
-    ns.Simulator.Stop(ns.Seconds(stop_s - start_s))
-    watch = _watch_interrupt(ns)  # noqa: F841 - keeps the callback alive during the run
-    ns.Simulator.Run()
-    if interrupt_pending():
+    try:
+        net = build_network(timeline, rates)
+        _install(ns, net, flows, ends, start_s, stop_s, section)
+        apps.start_sampler(section.sample_ms / 1e3, stop_s - start_s)
+        ns.Simulator.Stop(ns.Seconds(stop_s - start_s))
+        watch = _watch_interrupt(ns)  # noqa: F841 - keeps the callback alive during the run
+        ns.Simulator.Run()
+        check_interrupt()  # a Ctrl-C stopped the run: nothing to collect
+        t2 = time.perf_counter()
+        results = apps.collect()
+        msgs, dels = messages.collect_messages()
+        no_route, queue_drops = net.no_route_drops(), net.queue_drops()
+    finally:  # leave nothing behind for the next simulation in this process
         ns.Simulator.Destroy()
         apps.reset()
         messages.reset()
-        check_interrupt()
-    t2 = time.perf_counter()
-    results = apps.collect()
-    msgs, dels = messages.collect_messages()
-    no_route, queue_drops = net.no_route_drops(), net.queue_drops()
-    ns.Simulator.Destroy()
-    apps.reset()  # leave nothing behind for the next simulation in this process
-    messages.reset()
-    ns.cppyy.gbl.leosim.net.Reset()
+        ns.cppyy.gbl.leosim.net.Reset()
     say(f"packets: ns-3 simulated {stop_s - start_s:g} s in {t2 - t1:.1f} s")
     sources = _rate_sources(scn, section)
     if user_rates:
@@ -147,7 +150,8 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     return _result(mode, flows, ends, timeline, results, msgs, dels, start_s, stop_s,
                    {"leosim_s": t1 - t0, "ns3_s": t2 - t1, "no_route_drops": no_route,
                     "queue_drops": int(queue_drops.sum()), "rates": rates,
-                    "rate_sources": sources, "rate_changes": len(timeline.rate_ops)})
+                    "rate_sources": sources, "rate_changes": len(timeline.rate_ops)},
+                   section.sample_ms / 1e3)
 
 
 def _watch_interrupt(ns, every_s: float = 1.0):
@@ -166,8 +170,10 @@ def _watch_interrupt(ns, every_s: float = 1.0):
     return fn, check  # the std::function does not own the Python callable: keep both alive
 
 
-def _warmup(scn, start_s: float, interval: float) -> np.ndarray | None:
-    """Times replayed by the access layer before ``start_s`` (from the slot's start)."""
+def access_replay(scn, start_s: float, interval: float) -> np.ndarray | None:
+    """Times replayed by the access layer before ``start_s`` at ``interval`` (from the start
+    of the scheduler's slot), so that a window starting mid-slot sees the assignments of a run
+    from the epoch (:func:`leosim.engine.simulate.access_warmup`)."""
     from leosim.engine.simulate import access_warmup
 
     if scn.network.access is None or start_s <= 0:
@@ -249,7 +255,8 @@ def _cc(type_id: str | None) -> str:
 
 
 def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.DataFrame,
-            dels: pd.DataFrame, start_s: float, stop_s: float, stats: dict) -> PacketResult:
+            dels: pd.DataFrame, start_s: float, stop_s: float, stats: dict,
+            sample_s: float) -> PacketResult:
     from leosim.packet.answer import packet_summary
 
     route_of = {f.name: ends.flow_route[i] for i, f in enumerate(flows)}
@@ -268,10 +275,10 @@ def _result(mode, flows, ends: Endpoints, tl: PacketTimeline, res, msgs: pd.Data
         lo = fs["flow"].map(lambda n: window[n][0]).to_numpy(float)
         hi = fs["flow"].map(lambda n: window[n][1]).to_numpy(float)
         t = fs["t_s"].to_numpy(float)
-        fs = fs[(t > lo + 1e-9) & (t < hi + tl.interval_s + 1e-9)].reset_index(drop=True)
+        fs = fs[(t > lo + 1e-9) & (t < hi + sample_s - 1e-9)].reset_index(drop=True)
     changes = path_changes(tl, flows, route_of)
     if len(fs):
-        fs["path_change"] = _changed_in_sample(fs, changes)
+        fs["path_change"] = _changed_in_sample(fs, changes, sample_s)
     if len(pings):
         pings["expected_rtt_ms"] = _expected_rtt(tl, pings, route_of, flows)
     if len(msgs):
@@ -315,7 +322,8 @@ def path_changes(tl: PacketTimeline, flows, route_of: dict) -> pd.DataFrame:
                                        "hops_before", "hops_after"])
 
 
-def _changed_in_sample(fs: pd.DataFrame, changes: pd.DataFrame) -> np.ndarray:
+def _changed_in_sample(fs: pd.DataFrame, changes: pd.DataFrame, sample_s: float) -> np.ndarray:
+    """Whether the flow's path changed within each sample ``(t - sample_s, t]``."""
     out = np.zeros(len(fs), bool)
     if not len(changes):
         return out
@@ -324,9 +332,8 @@ def _changed_in_sample(fs: pd.DataFrame, changes: pd.DataFrame) -> np.ndarray:
         c = np.sort(changes.loc[changes["flow"] == name, "t_s"].to_numpy())
         if not len(c) or not len(t):
             continue
-        dt = np.diff(t, prepend=t[0] - (t[1] - t[0] if len(t) > 1 else 0.1))
         hi = np.searchsorted(c, t, side="right")
-        lo = np.searchsorted(c, t - dt, side="right")
+        lo = np.searchsorted(c, t - sample_s, side="right")
         out[g.index.to_numpy()] = hi > lo
     return out
 
@@ -343,9 +350,10 @@ def _expected_rtt(tl: PacketTimeline, pings: pd.DataFrame, route_of: dict, flows
 
 
 def _wait_reasons(tl: PacketTimeline, msgs: pd.DataFrame, route_of: dict) -> np.ndarray:
-    """Why a message waited: the route was jammed or had no path at some update between its
-    creation and its arrival (or the end), else congestion when it took more than
-    :data:`SLOW_MESSAGE_S` longer than its size at the first link's rate... else none."""
+    """Why a message waited: "jammed" or "outage" when its route was jammed or had no path
+    at some update between its creation and its arrival (or the run's end); else
+    "congestion" when it took longer than :data:`SLOW_MESSAGE_S` plus its size at 1 Mbit/s
+    (assumption: a floor below any terminal's share); else "none"."""
     out = np.full(len(msgs), "none", dtype=object)
     end = tl.times_s[-1] + (tl.interval_s or 0.0)
     for i, m in enumerate(msgs.itertuples(index=False)):

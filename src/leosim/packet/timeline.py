@@ -327,11 +327,15 @@ class _Builder:
                 self.kinds.append(kind)
                 self.edge_key = np.append(self.edge_key, key[0] * self.big + key[1])
                 fixed = self._fixed_ms(key[0], key[1], kind)
-                if fixed is not None:
-                    self.fixed_ms[e] = fixed
+                if fixed is not None and not self._in_topology(key[0] * self.big + key[1]):
+                    self.fixed_ms[e] = fixed  # only links leosim's topology never has
                 self.first_ms.append(np.nan)
             out[h] = e
         return out
+
+    def _in_topology(self, key: int) -> bool:
+        pos = np.searchsorted(self.topo_keys, key)
+        return bool(pos < len(self.topo_keys) and self.topo_keys[pos] == key)
 
     def _fixed_ms(self, a: int, b: int, kind: int) -> float | None:
         """Links whose delay does not come from the topology: internet hosts and the PoP-to-PoP

@@ -456,12 +456,10 @@ def build_scenario(model: ScenarioModel, *, base_dir: str | Path = ".",
 def check_packet_flows(model: ScenarioModel, ground: GroundSegment, source: str) -> None:
     """``[[flows]]`` against the built ground segment and the run's window."""
     from leosim.ground.cities import find_city
+    from leosim.packet.run import window_of
     from leosim.packet.spec import check_flows
 
-    section = model.packets
-    start = 0.0 if section is None else section.start_s
-    stop = model.scenario.duration_s if section is None or section.stop_s is None \
-        else min(section.stop_s, model.scenario.duration_s)
+    _section, start, stop = window_of(model)
     names = {str(n) for n in ground.names}
     cities = set()
     for f in model.flows:
