@@ -253,3 +253,18 @@ def test_bad_inputs():
         apps.install_udp_cbr(ns, "u", n[0], n[3], dst, port=7, rate_mbps=1, stop_s=1.0)
     with pytest.raises(InputError):
         apps.install_ping(ns, "q", n[0], n[3], dst, port=9, size_bytes=8, stop_s=1.0)
+
+
+def test_tcp_bulk_stops_sending_at_its_stop_time():
+    # ns-3's Close still sends whatever the socket holds: the sender keeps no more than twice
+    # the congestion window in it, so a flow stopped at 4 s is quiet soon after (the 10 Mbit/s
+    # bottleneck drains 2 cwnd + a 100-packet queue in well under a second here).
+    n, dst, _ = _chain()
+    apps.install_tcp_bulk(ns, "t", n[0], n[3], dst, port=5000, congestion="cubic",
+                          start_s=0.0, stop_s=4.0)
+    apps.start_sampler(0.1, 7.0)
+    fs = _run(7.0).flow_series
+    t = fs[fs.flow == "t"]
+    assert _mean_rate(fs, "t", "rx_mbps", 3.0, 4.0) > 0.9 * TCP_CEILING_MBPS  # it was running
+    assert (t.loc[t.t_s > 5.0, "tx_mbps"] == 0).all()
+    assert (t.loc[t.t_s > 5.0, "rx_mbps"] == 0).all()

@@ -288,7 +288,11 @@ class TcpClientBase : public Application {
       m_retry = Simulator::Schedule(Seconds(1.0), &TcpClientBase::Open, this);
     }
   }
-  void Ok(Ptr<Socket> s) { if (s != m_sock) return; m_connected = true; OnConnected(); }
+  void Ok(Ptr<Socket> s) {
+    if (s != m_sock) return;
+    m_connected = true;
+    if (m_running) OnConnected();
+  }
   void Fail(Ptr<Socket> s) {
     if (s != m_sock) return;
     m_connected = false; OnBroken();
@@ -297,7 +301,9 @@ class TcpClientBase : public Application {
   }
   void Closed(Ptr<Socket> s) { Fail(s); }
   void Data(Ptr<Socket> s) { if (s == m_sock) OnData(s); else { while (s->Recv()) {} } }
-  void Space(Ptr<Socket> s, uint32_t) { if (s == m_sock && m_connected) OnSendSpace(); }
+  void Space(Ptr<Socket> s, uint32_t) {  // stopped: hand TCP nothing more
+    if (s == m_sock && m_connected && m_running) OnSendSpace();
+  }
   void StartApplication() override { m_running = true; Open(); }
   void StopApplication() override {
     m_running = false; m_retry.Cancel();
@@ -350,9 +356,15 @@ class TcpBulkSender : public TcpClientBase {
   uint64_t m_max = 0, m_queued = 0;   // m_max 0: unlimited; bytes handed to sockets so far
   void OnConnected() override { Fill(); }
   void OnSendSpace() override { Fill(); }
+  // 64 kB more are handed to the socket only while it holds no more than twice the
+  // congestion window (ns-3's Close sends everything buffered: a full 8 MB buffer would keep a
+  // stopped flow sending for minutes; twice the window keeps TCP window-limited, which Cubic
+  // needs to grow it; 64 kB chunks keep its segments full)
   void Fill() {
-    while (m_sock && m_connected) {
+    while (m_running && m_sock && m_connected) {
       uint32_t room = m_sock->GetTxAvailable();
+      double inBuffer = (double)TCP_BUF - room, cwnd = g_flows[m_flow].cwnd;
+      if (inBuffer > std::max(std::isnan(cwnd) ? 0.0 : 2.0 * cwnd, 65536.0)) break;
       uint64_t want = 65536; if (room < want) want = room;
       if (m_max && m_max - m_queued < want) want = m_max - m_queued;
       if (want == 0) break;
