@@ -52,8 +52,13 @@ full segments per second per flow plus about half as many ACKs, over paths of ~9
 Measured (2026-11-30, this project's machine: 2 cores shared with other people's jobs, so wall
 times are inflated and noisy when they run; CPU times less so):
 
-* defaults (100 flows, 200 s, 1 Mbit/s, 1 repeat; 733 nodes, 1,388 links, 9,974 forwarding and
-  1,114,376 delay changes), on a quieter machine (load ~1.6-2): leosim timeline 15 s; ns-3 run
+* defaults at the final code (forwarding keyed on the arriving link; a TCP sender keeps at
+  most twice its window in the socket): leosim timeline 9.0 s; ns-3 run 176 s dynamic vs 194 s
+  static (1.13 vs 1.03 simulated s per wall s, ratio 0.91 wall and CPU; 137 vs 146 ms of CPU
+  per 1,000 segments); 1.29 M vs 1.33 M segments delivered; 3.3 min in all.
+* the same before those two changes (8 MB of data waiting in every socket), on a quieter
+  machine (load ~1.6-2; 733 nodes, 1,388 links, 9,974 forwarding and
+  1,114,376 delay changes): leosim timeline 15 s; ns-3 run
   239 s dynamic vs 227 s static wall (0.84 vs 0.88 simulated s per wall s, ratio 1.05), CPU
   ratio 1.05; 1.29 M vs 1.33 M segments delivered; about 70,000 packet-hops per CPU second;
   8.5 min in all. An earlier run of the same (other jobs, including this script's tests,
