@@ -121,7 +121,8 @@ def run_packets(scn, *, progress=None) -> PacketResult:
     from leosim.packet import apps, messages
     from leosim.packet.network import build_network
 
-    rates = _rates(scn, section)
+    chosen = _link_rates(scn, section)
+    rates = _rates(chosen, section)
     ns.Simulator.Destroy()
     apps.reset()
     messages.reset()
@@ -143,7 +144,7 @@ def run_packets(scn, *, progress=None) -> PacketResult:
         messages.reset()
         ns.cppyy.gbl.leosim.net.Reset()
     say(f"packets: ns-3 simulated {stop_s - start_s:g} s in {t2 - t1:.1f} s")
-    sources = _rate_sources(scn, section)
+    sources = dict(chosen.sources)
     if user_rates:
         sources["gsl_mbps"] = ("capacity model: each terminal's max-min fair share, every "
                                "update (default rate where it has none)")
@@ -183,10 +184,6 @@ def access_replay(scn, start_s: float, interval: float) -> np.ndarray | None:
     return access_warmup(scn.network, grid, k)
 
 
-def _rate_sources(scn, section) -> dict:
-    return _link_rates(scn, section).sources
-
-
 def _link_rates(scn, section):
     cap = scn.network.capacity
     if cap is None:
@@ -196,10 +193,10 @@ def _link_rates(scn, section):
                       capacity_fibre_mbps=cap.fibre_capacity_mbps)
 
 
-def _rates(scn, section):
+def _rates(r, section):
+    """The ns-3 link rates per link kind from the chosen rates (:func:`link_rates`)."""
     from leosim.packet.network import LinkRates
 
-    r = _link_rates(scn, section)
     return LinkRates(isl_mbps=r.isl_mbps, user_mbps=r.gsl_mbps, feeder_mbps=r.feeder_mbps,
                      fibre_mbps=r.fibre_mbps, internet_mbps=r.fibre_mbps, queue=section.queue,
                      queue_packets=section.queue_packets)

@@ -223,13 +223,17 @@ def build_timeline(network, times_s: np.ndarray, routes: Sequence[RouteSpec], *,
             routed.append(r_i)
             route_edges.append(prev_edges[r_i])
         active = np.unique(np.concatenate(route_edges)) if route_edges else np.empty(0, np.int64)
+        in_use = np.union1d(active, active_prev)  # links in use now or at the last step
+        d_in_use = builder.lookup_ms(in_use)  # one lookup per step
         if routed:  # every routed path's delays at once; each must be up at this step
             flat = np.concatenate(route_edges)
-            d = builder.delays_ms(flat)
+            d = d_in_use[np.searchsorted(in_use, flat)]
+            if np.isnan(d).any():
+                raise RuntimeError("a path uses a link that is not up at its step")
             lengths = np.array([len(e) for e in route_edges])
             rtt[k, routed] = 2.0 * np.add.reduceat(d, np.cumsum(lengths) - lengths)
             hops[k, routed] = lengths
-        builder.emit_delays(k, np.union1d(active, active_prev))
+        builder.emit_delays(k, in_use, d_in_use)
         active_prev = active
         if user_rates and step is not None and step.capacity is not None:
             share = step.capacity.allocated_mbps
@@ -325,7 +329,8 @@ class _Builder:
                 self.edges.append((a, b))
                 kind = self._kind(u, v)
                 self.kinds.append(kind)
-                self.edge_key = np.append(self.edge_key, key[0] * self.big + key[1])
+                self.edge_key = _grown(self.edge_key, e + 1, -1)
+                self.edge_key[e] = key[0] * self.big + key[1]
                 fixed = self._fixed_ms(key[0], key[1], kind)
                 if fixed is not None and not self._in_topology(key[0] * self.big + key[1]):
                     self.fixed_ms[e] = fixed  # only links leosim's topology never has
@@ -375,13 +380,6 @@ class _Builder:
             out[j] = self.fixed_ms.get(int(edges[j]), np.nan)
         return out
 
-    def delays_ms(self, edges: np.ndarray) -> np.ndarray:
-        """As :meth:`lookup_ms`, for a path leosim routed on (every link must be up)."""
-        out = self.lookup_ms(edges)
-        if np.isnan(out).any():
-            raise RuntimeError("a path uses a link that is not up at its step")
-        return out
-
     def _hops(self, r: int, path: np.ndarray, edges: np.ndarray):
         """``(target, node, out edge, in edge)`` of every forwarding entry of a path: toward
         B at ``path[h]`` (arriving over ``edges[h - 1]``), toward A at ``path[h + 1]``
@@ -406,17 +404,13 @@ class _Builder:
         for target, node, _out, inn in self._hops(r, path, edges):
             self.route_ops.append((k, target, node, -1, inn))
 
-    def emit_delays(self, k: int, edges: np.ndarray) -> None:
-        """Delay changes at step ``k`` of ``edges`` (links in use now or at the last step)."""
-        if not len(edges):
+    def emit_delays(self, k: int, e: np.ndarray, d: np.ndarray) -> None:
+        """Delay changes at step ``k`` of links ``e`` (in use now or at the last step) whose
+        delays are ``d`` (:meth:`lookup_ms`; NaN: a link that went down keeps its last delay,
+        so packets on it drain)."""
+        if not len(e):
             return
-        e = np.asarray(edges, np.int64)
-        d = self.lookup_ms(e)  # a link that went down keeps its last delay (packets drain)
-        n = len(self.edges)
-        if len(self.last) < n:
-            grown = np.full(max(n, 2 * len(self.last)), np.nan)
-            grown[:len(self.last)] = self.last
-            self.last = grown
+        self.last = _grown(self.last, len(self.edges), np.nan)
         ok = ~np.isnan(d)
         changed = ok & (self.last[e] != d)  # NaN (never set) != d: the first delay too
         first = e[ok & np.isnan(self.last[e])]
@@ -432,3 +426,12 @@ class _Builder:
             self.rate_ops.append((k, edge))
             self.rate_mbps.append(rate_mbps)
             self.last_rate[edge] = rate_mbps
+
+
+def _grown(a: np.ndarray, n: int, fill) -> np.ndarray:
+    """``a`` with room for at least ``n`` entries (doubling; new entries ``fill``)."""
+    if len(a) >= n:
+        return a
+    out = np.full(max(n, 2 * len(a)), fill, dtype=a.dtype)
+    out[:len(a)] = a
+    return out
